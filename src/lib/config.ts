@@ -1,0 +1,238 @@
+import { z } from 'zod';
+
+/**
+ * The only reader of `process.env`. Every setting the app understands is declared here once; the
+ * README table, `local.settings.json` and the Bicep app settings use exactly these names.
+ */
+
+const DEFAULT_API_VERSION = '2024-10-21';
+
+const isLoopback = (host: string): boolean => host === '127.0.0.1' || host === 'localhost' || host === '[::1]';
+
+/** https everywhere; plain http only for a loopback emulator. */
+const serviceUrl = z
+  .string()
+  .url()
+  .refine((value) => {
+    const url = new URL(value);
+    return url.protocol === 'https:' || (url.protocol === 'http:' && isLoopback(url.hostname));
+  }, 'must be an https URL (http is accepted only for 127.0.0.1/localhost)')
+  .transform((value) => value.replace(/\/+$/, ''));
+
+const list = z
+  .string()
+  .transform((value) =>
+    value
+      .split(',')
+      .map((item) => item.trim())
+      .filter((item) => item.length > 0),
+  );
+
+const integer = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+const flag = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'must be true or false' })
+  .transform((value) => value === 'true' || value === '1' || value === 'yes');
+
+/** Azure resource names: what ARM accepts, and nothing that could change a URL path. */
+const resourceName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._()-]{0,89}$/, 'must be a valid Azure resource name');
+export const deploymentNamePattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const deploymentName = z.string().regex(deploymentNamePattern, 'must be a valid deployment name');
+const guid = z.string().regex(/^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$/, 'must be a GUID');
+export const locationPattern = /^[a-z][a-z0-9]{1,39}$/;
+const location = z.string().regex(locationPattern, 'must be an Azure region name such as eastus2');
+
+/**
+ * Each setting: its schema, and the default used when it is absent (no default = required).
+ * NOTE: kept as one flat table so tests and the Bicep check can enumerate every name.
+ */
+const settingsSchema = {
+  AZURE_OPENAI_ENDPOINT: { schema: serviceUrl, required: true },
+  AZURE_OPENAI_DEPLOYMENT: { schema: deploymentName, required: true },
+  AZURE_OPENAI_API_VERSION: {
+    schema: z.string().regex(/^\d{4}-\d{2}-\d{2}(-preview)?$/, 'must look like 2024-10-21'),
+    default: DEFAULT_API_VERSION,
+  },
+  AZURE_OPENAI_ALLOWED_DEPLOYMENTS: {
+    schema: list.pipe(z.array(deploymentName)),
+    default: '',
+  },
+  AZURE_SUBSCRIPTION_ID: { schema: guid, required: true },
+  AZURE_RESOURCE_GROUP: { schema: resourceName, required: true },
+  AZURE_OPENAI_ACCOUNT_NAME: { schema: resourceName, required: true },
+  AZURE_LOCATION: { schema: location, required: true },
+  AZURE_CLIENT_ID: { schema: guid.optional(), default: undefined },
+  AZURE_TENANT_ID: { schema: guid.optional(), default: undefined },
+  AZURE_CREDENTIAL: {
+    schema: z.enum(['auto', 'managedidentity', 'azurecli'], { message: 'must be auto, managedidentity or azurecli' }),
+    default: 'auto',
+  },
+  AZURE_ARM_ENDPOINT: { schema: serviceUrl, default: 'https://management.azure.com' },
+  MODELS_CACHE_TTL_SECONDS: { schema: integer(0, 86_400), default: '300' },
+  UPSTREAM_TIMEOUT_MS: { schema: integer(1_000, 600_000), default: '120000' },
+  UPSTREAM_MAX_RETRIES: { schema: integer(0, 5), default: '2' },
+  STREAM_IDLE_TIMEOUT_MS: { schema: integer(1_000, 600_000), default: '30000' },
+  MAX_CHOICES: { schema: integer(1, 16), default: '4' },
+  MAX_BODY_BYTES: { schema: integer(1_024, 10_000_000), default: '1048576' },
+  MAX_MESSAGES: { schema: integer(1, 10_000), default: '256' },
+  MAX_MESSAGE_CHARS: { schema: integer(1, 10_000_000), default: '200000' },
+  AUTH_MODE: {
+    schema: z.enum(['entra', 'anonymous'], { message: 'must be entra or anonymous' }),
+    default: 'entra',
+  },
+  AUTH_TENANT_ID: { schema: guid.optional(), default: undefined },
+  AUTH_AUDIENCE: { schema: list, default: '' },
+  AUTH_AUTHORITY_HOST: { schema: serviceUrl, default: 'https://login.microsoftonline.com' },
+  AUTH_REQUIRED_SCOPE: { schema: z.string().optional(), default: undefined },
+  AUTH_REQUIRED_ROLE: { schema: z.string().optional(), default: undefined },
+  AUTH_TRUST_APP_SERVICE_AUTH: { schema: flag, default: 'false' },
+  LIMIT_REQUESTS_PER_MINUTE: { schema: integer(0, 1_000_000), default: '60' },
+  LIMIT_TOKENS_PER_MINUTE: { schema: integer(0, 100_000_000), default: '60000' },
+  LIMIT_MAX_TOKENS: { schema: integer(1, 1_000_000), default: '4096' },
+  LIMIT_CONCURRENT_STREAMS: { schema: integer(0, 10_000), default: '4' },
+} as const satisfies Record<string, { schema: z.ZodType; required?: true; default?: string | undefined }>;
+
+export type SettingName = keyof typeof settingsSchema;
+
+/** Every setting name, for documentation checks and the infrastructure test. */
+export const settingNames = Object.keys(settingsSchema) as SettingName[];
+
+/** The settings without which the app cannot start. */
+export const requiredSettingNames = settingNames.filter(
+  (name) => 'required' in settingsSchema[name] && settingsSchema[name].required,
+);
+
+type Settings = { [K in SettingName]: z.output<(typeof settingsSchema)[K]['schema']> };
+
+export interface Config {
+  openai: {
+    endpoint: string;
+    deployment: string;
+    apiVersion: string;
+    allowedDeployments: readonly string[];
+  };
+  arm: {
+    endpoint: string;
+    subscriptionId: string;
+    resourceGroup: string;
+    accountName: string;
+    location: string;
+  };
+  credential: {
+    kind: 'auto' | 'managedidentity' | 'azurecli';
+    clientId: string | undefined;
+    tenantId: string | undefined;
+  };
+  modelsCacheTtlMs: number;
+  upstream: { timeoutMs: number; maxRetries: number; streamIdleTimeoutMs: number };
+  request: { maxBodyBytes: number; maxMessages: number; maxMessageChars: number; maxChoices: number };
+  auth: {
+    mode: 'entra' | 'anonymous';
+    tenantId: string | undefined;
+    audiences: readonly string[];
+    authorityHost: string;
+    requiredScope: string | undefined;
+    requiredRole: string | undefined;
+    trustAppServiceAuth: boolean;
+  };
+  limits: {
+    requestsPerMinute: number;
+    tokensPerMinute: number;
+    maxTokens: number;
+    concurrentStreams: number;
+  };
+}
+
+/** Raised with every invalid setting at once. Names only, never values. */
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`Invalid app settings: ${problems.join('; ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const problems: string[] = [];
+  const values: Partial<Record<SettingName, unknown>> = {};
+  for (const name of settingNames) {
+    const spec: { schema: z.ZodType; required?: true; default?: string | undefined } = settingsSchema[name];
+    const raw = env[name]?.trim();
+    const present = raw !== undefined && raw !== '';
+    if (!present && spec.required) {
+      problems.push(`${name} is required`);
+      continue;
+    }
+    const parsed = spec.schema.safeParse(present ? raw : spec.default);
+    if (parsed.success) values[name] = parsed.data;
+    else problems.push(`${name} ${parsed.error.issues[0]?.message ?? 'is invalid'}`);
+  }
+  const s = values as Settings;
+  if (problems.length === 0 && s.AUTH_MODE === 'entra') {
+    if (!s.AUTH_TENANT_ID) problems.push('AUTH_TENANT_ID is required when AUTH_MODE is entra');
+    if (s.AUTH_AUDIENCE.length === 0) problems.push('AUTH_AUDIENCE is required when AUTH_MODE is entra');
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const allowed = s.AZURE_OPENAI_ALLOWED_DEPLOYMENTS.length > 0 ? s.AZURE_OPENAI_ALLOWED_DEPLOYMENTS : [];
+  return {
+    openai: {
+      endpoint: s.AZURE_OPENAI_ENDPOINT,
+      deployment: s.AZURE_OPENAI_DEPLOYMENT,
+      apiVersion: s.AZURE_OPENAI_API_VERSION,
+      allowedDeployments: allowed.length > 0 ? allowed : [s.AZURE_OPENAI_DEPLOYMENT],
+    },
+    arm: {
+      endpoint: s.AZURE_ARM_ENDPOINT,
+      subscriptionId: s.AZURE_SUBSCRIPTION_ID,
+      resourceGroup: s.AZURE_RESOURCE_GROUP,
+      accountName: s.AZURE_OPENAI_ACCOUNT_NAME,
+      location: s.AZURE_LOCATION,
+    },
+    credential: { kind: s.AZURE_CREDENTIAL, clientId: s.AZURE_CLIENT_ID, tenantId: s.AZURE_TENANT_ID },
+    modelsCacheTtlMs: s.MODELS_CACHE_TTL_SECONDS * 1000,
+    upstream: {
+      timeoutMs: s.UPSTREAM_TIMEOUT_MS,
+      maxRetries: s.UPSTREAM_MAX_RETRIES,
+      streamIdleTimeoutMs: s.STREAM_IDLE_TIMEOUT_MS,
+    },
+    request: {
+      maxBodyBytes: s.MAX_BODY_BYTES,
+      maxMessages: s.MAX_MESSAGES,
+      maxMessageChars: s.MAX_MESSAGE_CHARS,
+      maxChoices: s.MAX_CHOICES,
+    },
+    auth: {
+      mode: s.AUTH_MODE,
+      tenantId: s.AUTH_TENANT_ID,
+      audiences: s.AUTH_AUDIENCE,
+      authorityHost: s.AUTH_AUTHORITY_HOST,
+      requiredScope: s.AUTH_REQUIRED_SCOPE,
+      requiredRole: s.AUTH_REQUIRED_ROLE,
+      trustAppServiceAuth: s.AUTH_TRUST_APP_SERVICE_AUTH,
+    },
+    limits: {
+      requestsPerMinute: s.LIMIT_REQUESTS_PER_MINUTE,
+      tokensPerMinute: s.LIMIT_TOKENS_PER_MINUTE,
+      maxTokens: s.LIMIT_MAX_TOKENS,
+      concurrentStreams: s.LIMIT_CONCURRENT_STREAMS,
+    },
+  };
+}
+
+/** True when the App Service / Functions managed identity protocol is available. */
+export function managedIdentityPresent(env: NodeJS.ProcessEnv = process.env): boolean {
+  return Boolean(env.IDENTITY_ENDPOINT && env.IDENTITY_HEADER);
+}
+
+/** True when App Service Authentication (Easy Auth) is switched on for this site. */
+export function appServiceAuthEnabled(env: NodeJS.ProcessEnv = process.env): boolean {
+  return env.WEBSITE_AUTH_ENABLED?.toLowerCase() === 'true';
+}
+
+let cached: Config | undefined;
+
+/** The process's configuration, validated once on first use. */
+export function getConfig(): Config {
+  cached ??= loadConfig();
+  return cached;
+}

@@ -1,0 +1,13 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    pool: 'forks',
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    // NOTE: managed identity tokens are cached process-wide by MSAL; isolation keeps test files independent.
+    isolate: true,
+    reporters: ['default'],
+  },
+});
