@@ -7,11 +7,11 @@ import { z } from 'zod';
 
 const DEFAULT_API_VERSION = '2024-10-21';
 
-const isLoopback = (host: string): boolean => host === '127.0.0.1' || host === 'localhost' || host === '[::1]';
+const isLoopback = (host: string): boolean =>
+  host === '127.0.0.1' || host === 'localhost' || host === '[::1]';
 
 /** https everywhere; plain http only for a loopback emulator. */
 const serviceUrl = z
-  .string()
   .url()
   .refine((value) => {
     const url = new URL(value);
@@ -19,23 +19,23 @@ const serviceUrl = z
   }, 'must be an https URL (http is accepted only for 127.0.0.1/localhost)')
   .transform((value) => value.replace(/\/+$/, ''));
 
-const list = z
-  .string()
-  .transform((value) =>
-    value
-      .split(',')
-      .map((item) => item.trim())
-      .filter((item) => item.length > 0),
-  );
+const list = z.string().transform((value) =>
+  value
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item.length > 0),
+);
 
 const integer = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
 const flag = z
-  .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'must be true or false' })
+  .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'must be true or false' })
   .transform((value) => value === 'true' || value === '1' || value === 'yes');
 
 /** Azure resource names: what ARM accepts, and nothing that could change a URL path. */
-const resourceName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._()-]{0,89}$/, 'must be a valid Azure resource name');
+const resourceName = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._()-]{0,89}$/, 'must be a valid Azure resource name');
 export const deploymentNamePattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const deploymentName = z.string().regex(deploymentNamePattern, 'must be a valid deployment name');
 const guid = z.string().regex(/^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$/, 'must be a GUID');
@@ -64,7 +64,9 @@ const settingsSchema = {
   AZURE_CLIENT_ID: { schema: guid.optional(), default: undefined },
   AZURE_TENANT_ID: { schema: guid.optional(), default: undefined },
   AZURE_CREDENTIAL: {
-    schema: z.enum(['auto', 'managedidentity', 'azurecli'], { message: 'must be auto, managedidentity or azurecli' }),
+    schema: z.enum(['auto', 'managedidentity', 'azurecli'], {
+      error: 'must be auto, managedidentity or azurecli',
+    }),
     default: 'auto',
   },
   AZURE_ARM_ENDPOINT: { schema: serviceUrl, default: 'https://management.azure.com' },
@@ -77,7 +79,7 @@ const settingsSchema = {
   MAX_MESSAGES: { schema: integer(1, 10_000), default: '256' },
   MAX_MESSAGE_CHARS: { schema: integer(1, 10_000_000), default: '200000' },
   AUTH_MODE: {
-    schema: z.enum(['entra', 'anonymous'], { message: 'must be entra or anonymous' }),
+    schema: z.enum(['entra', 'anonymous'], { error: 'must be entra or anonymous' }),
     default: 'entra',
   },
   AUTH_TENANT_ID: { schema: guid.optional(), default: undefined },
