@@ -1,0 +1,166 @@
+import { describe, expect, it } from 'vitest';
+import { chatRequest, harness } from '../support/gatewayHarness';
+
+const encoder = new TextEncoder();
+const event = (data: unknown) => `data: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`;
+const chunk = (content: string) => ({
+  id: 'c1',
+  object: 'chat.completion.chunk',
+  created: 1,
+  model: 'gpt-4o-mini',
+  choices: [{ index: 0, delta: { content }, finish_reason: null, content_filter_results: {} }],
+});
+
+interface Step {
+  afterMs: number;
+  text?: string;
+  fail?: Error;
+}
+
+/** An upstream whose SSE body is written step by step on a timer, like Azure's. */
+function sseUpstream(steps: Step[]): typeof fetch {
+  return () => {
+    let index = 0;
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        const step = steps[index++];
+        if (!step) {
+          controller.close();
+          return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, step.afterMs));
+        if (step.fail) controller.error(step.fail);
+        else if (step.text !== undefined) controller.enqueue(encoder.encode(step.text));
+      },
+    });
+    return Promise.resolve(
+      new Response(body, { status: 200, headers: { 'content-type': 'text/event-stream' } }),
+    );
+  };
+}
+
+async function readTimed(stream: ReadableStream<Uint8Array>) {
+  const reader = stream.getReader();
+  const decoder = new TextDecoder();
+  const parts: { at: number; text: string }[] = [];
+  const started = performance.now();
+  for (let i = 0; i < 100; i++) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    parts.push({ at: performance.now() - started, text: decoder.decode(value) });
+  }
+  return parts;
+}
+
+const streamRequest = () => chatRequest({ messages: [{ role: 'user', content: 'Hi' }], stream: true });
+
+describe('streamed chat completions', () => {
+  it('forwards each upstream chunk as it arrives, unchanged, ending with [DONE]', async () => {
+    const upstream = [event(chunk('One')), event(chunk(' two')), event(chunk(' three')), event('[DONE]')];
+    const h = harness(sseUpstream(upstream.map((text) => ({ afterMs: 120, text }))));
+    const response = await h.gateway.chatCompletions(streamRequest(), h.context());
+    expect(response.status).toBe(200);
+    expect(response.headers['content-type']).toBe('text/event-stream; charset=utf-8');
+    const parts = await readTimed(response.body as ReadableStream<Uint8Array>);
+    expect(parts.map((part) => part.text).join('')).toBe(upstream.join(''));
+    expect(parts.length).toBe(4);
+    // NOTE: spacing survives the relay: the last part arrives well after the first.
+    expect((parts.at(-1)?.at ?? 0) - (parts[0]?.at ?? 0)).toBeGreaterThan(250);
+  });
+
+  it('ends with a final error event when the upstream connection breaks mid-stream', async () => {
+    const h = harness(
+      sseUpstream([
+        { afterMs: 5, text: event(chunk('partial')) },
+        { afterMs: 5, text: 'data: {"choi' },
+        { afterMs: 5, fail: new TypeError('terminated') },
+      ]),
+    );
+    const response = await h.gateway.chatCompletions(streamRequest(), h.context());
+    const text = (await readTimed(response.body as ReadableStream<Uint8Array>))
+      .map((part) => part.text)
+      .join('');
+    const last = text.trim().split('\n\n').at(-1) ?? '';
+    expect(JSON.parse(last.replace(/^data: /, ''))).toMatchObject({
+      error: { code: 'upstream_error', type: 'upstream_error' },
+    });
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(
+      h.logs.some((line) => line.level === 'error' && line.text.includes('"error":"upstream_error"')),
+    ).toBe(true);
+  });
+
+  it('ends with upstream_timeout when the upstream stalls longer than STREAM_IDLE_TIMEOUT_MS', async () => {
+    const h = harness(
+      sseUpstream([
+        { afterMs: 5, text: event(chunk('a')) },
+        { afterMs: 5_000, text: event('[DONE]') },
+      ]),
+      { env: { STREAM_IDLE_TIMEOUT_MS: '1000' } },
+    );
+    const response = await h.gateway.chatCompletions(streamRequest(), h.context());
+    const text = (await readTimed(response.body as ReadableStream<Uint8Array>))
+      .map((part) => part.text)
+      .join('');
+    expect(text).toContain('"code":"upstream_timeout"');
+    expect(text).not.toContain('[DONE]');
+  });
+
+  it('reports a stream that ends without [DONE] as an error rather than a success', async () => {
+    const h = harness(sseUpstream([{ afterMs: 5, text: event(chunk('a')) }]));
+    const response = await h.gateway.chatCompletions(streamRequest(), h.context());
+    const text = (await readTimed(response.body as ReadableStream<Uint8Array>))
+      .map((part) => part.text)
+      .join('');
+    expect(text).toContain('"code":"upstream_error"');
+  });
+
+  it('logs usage from the usage chunk and never the streamed content', async () => {
+    const usage = {
+      id: 'c1',
+      object: 'chat.completion.chunk',
+      created: 1,
+      model: 'm',
+      choices: [],
+      usage: { prompt_tokens: 9, completion_tokens: 2, total_tokens: 11 },
+    };
+    const h = harness(
+      sseUpstream(
+        [event(chunk('SECRET-COMPLETION')), event(usage), event('[DONE]')].map((text) => ({
+          afterMs: 1,
+          text,
+        })),
+      ),
+    );
+    const response = await h.gateway.chatCompletions(
+      chatRequest({
+        messages: [{ role: 'user', content: 'SECRET-PROMPT' }],
+        stream: true,
+        stream_options: { include_usage: true },
+      }),
+      h.context(),
+    );
+    await readTimed(response.body as ReadableStream<Uint8Array>);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    const all = h.logs.map((line) => line.text).join('\n');
+    expect(all).toContain('"promptTokens":9');
+    expect(all).toContain('"completionTokens":2');
+    expect(all).toContain('"streamed":true');
+    expect(all).not.toContain('SECRET');
+  });
+
+  it('gives the stream slot back when the caller cancels, so the next stream may start', async () => {
+    const steps = [event(chunk('a')), event(chunk('b')), event('[DONE]')].map((text) => ({
+      afterMs: 50,
+      text,
+    }));
+    const h = harness(sseUpstream(steps), { env: { LIMIT_CONCURRENT_STREAMS: '1' } });
+    const first = await h.gateway.chatCompletions(streamRequest(), h.context());
+    const blocked = await h.gateway.chatCompletions(streamRequest(), h.context());
+    expect(blocked.status).toBe(429);
+    await (first.body as ReadableStream<Uint8Array>).cancel();
+    const next = await h.gateway.chatCompletions(streamRequest(), h.context());
+    expect(next.status).toBe(200);
+    await (next.body as ReadableStream<Uint8Array>).cancel();
+  });
+});
