@@ -17,7 +17,7 @@ const forbiddenFields: Record<string, string> = {
 
 const text = (max: number) => z.string().max(max, `must be at most ${max} characters`);
 
-function buildSchema(limits: Config['request'] & { maxTokens: number }) {
+export function buildChatRequestSchema(limits: Config['request'] & { maxTokens: number }) {
   const content = text(limits.maxMessageChars);
   const textPart = z.strictObject({ type: z.literal('text'), text: content });
   const imagePart = z.strictObject({
@@ -146,7 +146,7 @@ function buildSchema(limits: Config['request'] & { maxTokens: number }) {
     });
 }
 
-export type ChatRequest = z.output<ReturnType<typeof buildSchema>>;
+export type ChatRequest = z.output<ReturnType<typeof buildChatRequestSchema>>;
 
 const pathToParam = (path: readonly PropertyKey[]): string =>
   path.reduce<string>((param, key) => {
@@ -176,7 +176,7 @@ function issueToError(issue: z.core.$ZodIssue): ApiError {
 export function makeChatRequestParser(
   limits: Config['request'] & { maxTokens: number },
 ): (body: unknown) => ChatRequest {
-  const schema = buildSchema(limits);
+  const schema = buildChatRequestSchema(limits);
   return (body) => {
     if (typeof body !== 'object' || body === null || Array.isArray(body)) {
       throw new ApiError(400, 'invalid_request', 'The request body must be a JSON object.');
