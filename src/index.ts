@@ -7,3 +7,4 @@ import './functions/chatCompletions';
 import './functions/models';
 import './functions/catalogModels';
 import './functions/health';
+import './functions/openapi';
