@@ -41,6 +41,11 @@ export interface GatewayDeps {
   limiter: CallerLimiter;
   /** Which credential was chosen, for the first log line. */
   credentialDescription: string;
+  /**
+   * Where a streamed request's summary goes once its stream ends. The invocation context is finished by then
+   * (the Functions library warns about late calls), so the process log takes the line. Default: console.
+   */
+  lateLog?: Logger;
 }
 
 export type Handler = (request: GatewayRequest, log: Logger) => Promise<GatewayResponse>;
@@ -128,7 +133,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
         void streamDone.then((outcome) => {
           summary.durationMs = Math.round(performance.now() - started);
           if (outcome.error) summary.error = outcome.error.code;
-          logSummary(log, summary, outcome.error, undefined);
+          logSummary(deps.lateLog ?? console, summary, outcome.error, undefined);
         });
       } else {
         summary.durationMs = Math.round(performance.now() - started);

@@ -42,6 +42,11 @@ export function harness(
 ): Harness {
   const config = loadConfig({ ...baseEnv, ...options.env });
   const logs: LogLine[] = [];
+  const capture =
+    (level: string) =>
+    (...args: unknown[]) => {
+      logs.push({ level, text: args.map(String).join(' ') });
+    };
   const gateway = createGateway({
     config,
     openai: new AzureOpenAI({
@@ -65,6 +70,7 @@ export function harness(
         })),
     limiter: createCallerLimiter(config.limits),
     credentialDescription: 'test credential',
+    lateLog: { info: capture('information'), warn: capture('warning'), error: capture('error') },
   });
   const context = (name = 'test') =>
     new InvocationContext({

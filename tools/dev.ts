@@ -1,0 +1,339 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { constants } from 'node:fs';
+import { access, mkdir, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { startEmulator, type Emulator } from './emulator/index.js';
+import { spawnHost } from './host/index.js';
+import { parseOrigins } from './host/readLocalSettings.js';
+
+const usage = `Starts the whole stack offline: builds the app, starts the Azure emulator, then runs the app with
+'func start' when Core Tools are on PATH, else with the local host (tools/host).
+
+Usage: npm run dev -- [options]
+
+  --port <n>            app port on 127.0.0.1 (env GATEWAY_PORT, default 7071)
+  --emulator-port <n>   emulator http port (env EMULATOR_PORT, default: a free port)
+  --arm-port <n>        emulator ARM https port (env EMULATOR_ARM_PORT, default: a free port)
+  --credential <kind>   managedidentity or azurecli (default: azurecli, as on a laptop)
+  --cors <origins>      extra comma-separated CORS origins (the example page's are always allowed)
+  --local-host          use the local host even when func is on PATH
+  --no-build            serve the existing dist/ as is
+  --help                show this text
+`;
+
+const repositoryRoot = fileURLToPath(new URL('../', import.meta.url));
+const devFile = path.join(repositoryRoot, '.local', 'dev.json');
+const examplePageOrigins = ['http://127.0.0.1:5173', 'http://localhost:5173'];
+const buildTimeoutMs = 120_000;
+const funcStartTimeoutMs = 180_000;
+
+interface DevOptions {
+  port: number;
+  emulatorPort: number;
+  armPort: number;
+  credential: 'managedidentity' | 'azurecli';
+  origins: string[];
+  preferLocalHost: boolean;
+  build: boolean;
+}
+
+/** The running app, whichever host serves it. */
+interface AppProcess {
+  kind: 'func start' | 'local host';
+  apiBaseUrl: string;
+  exited: Promise<unknown>;
+  stop(): Promise<void>;
+}
+
+function toPort(value: string | undefined, name: string, fallback: number): number {
+  if (value === undefined || value === '') {
+    return fallback;
+  }
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new Error(`${name} must be a port number, got '${value}'.`);
+  }
+  return port;
+}
+
+function toOptions(argv: string[]): DevOptions | undefined {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      port: { type: 'string' },
+      'emulator-port': { type: 'string' },
+      'arm-port': { type: 'string' },
+      credential: { type: 'string', default: 'azurecli' },
+      cors: { type: 'string', multiple: true, default: [] },
+      'local-host': { type: 'boolean', default: false },
+      'no-build': { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    return undefined;
+  }
+  if (values.credential !== 'managedidentity' && values.credential !== 'azurecli') {
+    throw new Error(`--credential must be managedidentity or azurecli, got '${values.credential}'.`);
+  }
+  const extraOrigins = values.cors.flatMap(parseOrigins);
+  return {
+    port: toPort(values.port ?? process.env.GATEWAY_PORT, '--port', 7071),
+    emulatorPort: toPort(values['emulator-port'] ?? process.env.EMULATOR_PORT, '--emulator-port', 0),
+    armPort: toPort(values['arm-port'] ?? process.env.EMULATOR_ARM_PORT, '--arm-port', 0),
+    credential: values.credential,
+    origins: [...new Set([...examplePageOrigins, ...extraOrigins])],
+    preferLocalHost: values['local-host'],
+    build: !values['no-build'],
+  };
+}
+
+function waitForExit(child: ChildProcess, timeoutMs: number): Promise<boolean> {
+  if (child.exitCode !== null || child.signalCode !== null) {
+    return Promise.resolve(true);
+  }
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      resolve(false);
+    }, timeoutMs);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+}
+
+async function runBuild(): Promise<void> {
+  process.stdout.write('Building dist/ (npm run build)…\n');
+  const child = spawn(process.execPath, ['tools/build.mjs'], { cwd: repositoryRoot, stdio: 'inherit' });
+  if (!(await waitForExit(child, buildTimeoutMs))) {
+    child.kill('SIGKILL');
+    throw new Error(`The build did not finish within ${buildTimeoutMs / 1000} s.`);
+  }
+  if (child.exitCode !== 0) {
+    throw new Error(`The build failed (exit code ${child.exitCode ?? child.signalCode ?? 'unknown'}).`);
+  }
+}
+
+/** The absolute path of an executable `func` on PATH, if Core Tools are installed. */
+async function findFunc(): Promise<string | undefined> {
+  const names = process.platform === 'win32' ? ['func.cmd', 'func.exe'] : ['func'];
+  for (const directory of (process.env.PATH ?? '').split(path.delimiter)) {
+    for (const name of names) {
+      const candidate = path.join(directory, name);
+      try {
+        await access(candidate, constants.X_OK);
+        return candidate;
+      } catch {
+        continue;
+      }
+    }
+  }
+  return undefined;
+}
+
+function inheritedEnvironment(): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(process.env).filter((entry): entry is [string, string] => entry[1] !== undefined),
+  );
+}
+
+async function startWithFunc(
+  funcPath: string,
+  options: DevOptions,
+  env: Record<string, string>,
+): Promise<AppProcess> {
+  process.stdout.write(`Starting the app with ${funcPath} start…\n`);
+  // NOTE: its own process group, so stopping reaches the worker processes func starts too.
+  const child = spawn(
+    funcPath,
+    ['start', '--port', String(options.port), '--cors', options.origins.join(',')],
+    {
+      cwd: repositoryRoot,
+      env,
+      stdio: ['ignore', 'inherit', 'inherit'],
+      detached: process.platform !== 'win32',
+    },
+  );
+  const exited = new Promise<unknown>((resolve) => child.once('exit', resolve));
+  const signalGroup = (signal: NodeJS.Signals): void => {
+    try {
+      if (child.pid !== undefined && process.platform !== 'win32') {
+        process.kill(-child.pid, signal);
+      } else {
+        child.kill(signal);
+      }
+    } catch {
+      // NOTE: the group is already gone.
+    }
+  };
+  const stop = async (): Promise<void> => {
+    signalGroup('SIGTERM');
+    if (!(await waitForExit(child, 10_000))) {
+      signalGroup('SIGKILL');
+      await waitForExit(child, 5_000);
+    }
+  };
+  const url = `http://127.0.0.1:${options.port}`;
+  const deadline = Date.now() + funcStartTimeoutMs;
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error('func start exited before the host was running.');
+    }
+    const status = await fetch(`${url}/admin/host/status`, { signal: AbortSignal.timeout(2000) })
+      .then((response) => (response.ok ? (response.json() as Promise<{ state?: string }>) : undefined))
+      .catch(() => undefined);
+    if (status?.state === 'Running') {
+      return { kind: 'func start', apiBaseUrl: `${url}/api`, exited, stop };
+    }
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`func start was not running after ${funcStartTimeoutMs / 1000} s.`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
+async function startWithLocalHost(options: DevOptions, env: Record<string, string>): Promise<AppProcess> {
+  process.stdout.write('Core Tools (func) not used: starting the app with the local host (tools/host)…\n');
+  const host = await spawnHost({
+    port: options.port,
+    env,
+    appRoot: repositoryRoot,
+    // NOTE: like func, Values from local.settings.json fill in what the environment leaves unset.
+    loadLocalSettings: true,
+    cors: { origins: options.origins },
+    output: { stdout: (text) => process.stdout.write(text), stderr: (text) => process.stderr.write(text) },
+  });
+  return { kind: 'local host', apiBaseUrl: host.apiBaseUrl, exited: host.exited, stop: () => host.close() };
+}
+
+function quoteForShell(value: string): string {
+  return `'${value.replaceAll("'", `'\\''`)}'`;
+}
+
+function banner(app: AppProcess, emulator: Emulator, callerToken: string): string {
+  const body = JSON.stringify({
+    model: emulator.deployment,
+    messages: [{ role: 'user', content: 'Say hello' }],
+  });
+  const sdk =
+    `import OpenAI from "openai"; ` +
+    `const client = new OpenAI({ baseURL: "${app.apiBaseUrl}", apiKey: process.env.CALLER_TOKEN }); ` +
+    `const reply = await client.chat.completions.create({ model: "${emulator.deployment}", messages: [{ role: "user", content: "Say hello" }] }); ` +
+    `console.log(reply.choices[0].message.content);`;
+  return [
+    '',
+    `The gateway runs offline (${app.kind}) against the Azure emulator.`,
+    `  API           ${app.apiBaseUrl}`,
+    `  Emulator      ${emulator.urls.base} (ARM ${emulator.urls.arm}, admin ${emulator.urls.admin})`,
+    `  CORS origins  ${examplePageOrigins.join(', ')} (plus --cors)`,
+    `  Settings      ${path.relative(repositoryRoot, devFile)} (apiBaseUrl, callerToken, emulator endpoints)`,
+    '',
+    'Try it (paste into a shell in this folder):',
+    '',
+    `export CALLER_TOKEN=${quoteForShell(callerToken)}`,
+    `curl -sS ${app.apiBaseUrl}/chat/completions -H "Authorization: Bearer $CALLER_TOKEN" -H 'Content-Type: application/json' -d ${quoteForShell(body)}`,
+    `node --input-type=module -e ${quoteForShell(sdk)}`,
+    '',
+    'Ctrl-C stops everything.',
+    '',
+  ].join('\n');
+}
+
+async function main(): Promise<void> {
+  let options: DevOptions | undefined;
+  try {
+    options = toOptions(process.argv.slice(2));
+  } catch (error) {
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n\n${usage}`);
+    process.exitCode = 2;
+    return;
+  }
+  if (!options) {
+    process.stdout.write(usage);
+    return;
+  }
+
+  const cleanups: (() => Promise<void>)[] = [];
+  let stopping: Promise<void> | undefined;
+  const stopAll = (): Promise<void> => {
+    stopping ??= (async () => {
+      for (const cleanup of cleanups.reverse()) {
+        await cleanup().catch((error: unknown) => {
+          process.stderr.write(
+            `Stopping failed: ${error instanceof Error ? error.message : String(error)}\n`,
+          );
+        });
+      }
+    })();
+    return stopping;
+  };
+  const session = { signalled: false };
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (session.signalled) {
+      process.stderr.write(`${signal} again: exiting without waiting.\n`);
+      process.exit(1);
+    }
+    session.signalled = true;
+    process.stdout.write(`\n${signal}: stopping the app and the emulator…\n`);
+    const forceExit = setTimeout(() => process.exit(1), 20_000);
+    forceExit.unref();
+    void stopAll().then(() => process.exit(0));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  try {
+    if (options.build) {
+      await runBuild();
+    }
+    const emulator = await startEmulator({ port: options.emulatorPort, armPort: options.armPort });
+    cleanups.push(() => emulator.close());
+    process.stdout.write(`Azure emulator on ${emulator.urls.base} (ARM ${emulator.urls.arm}).\n`);
+
+    const env = { ...inheritedEnvironment(), ...emulator.appSettings({ credential: options.credential }) };
+    const funcPath = options.preferLocalHost ? undefined : await findFunc();
+    const app = funcPath
+      ? await startWithFunc(funcPath, options, env)
+      : await startWithLocalHost(options, env);
+    cleanups.push(() => app.stop());
+
+    const callerToken = await emulator.mintCallerToken();
+    await mkdir(path.dirname(devFile), { recursive: true });
+    const devSettings = {
+      apiBaseUrl: app.apiBaseUrl,
+      callerToken,
+      emulator: {
+        openaiEndpoint: emulator.urls.openai,
+        armEndpoint: emulator.urls.arm,
+        identityEndpoint: emulator.urls.identity,
+        adminUrl: emulator.urls.admin,
+        caCertPath: emulator.caCertPath,
+        authorityHost: emulator.urls.authorityHost,
+        tenantId: emulator.tenantId,
+        apiAudience: emulator.apiAudience,
+      },
+    };
+    await writeFile(devFile, `${JSON.stringify(devSettings, null, 2)}\n`, { mode: 0o600 });
+    // NOTE: the file means "a dev session is running"; a stale one would hand out a dead URL and token.
+    cleanups.push(() => rm(devFile, { force: true }));
+    process.stdout.write(banner(app, emulator, callerToken));
+
+    await app.exited;
+    if (!session.signalled) {
+      process.stderr.write(`The app (${app.kind}) exited on its own; stopping the emulator.\n`);
+      await stopAll();
+      process.exit(1);
+    }
+  } catch (error) {
+    process.stderr.write(`npm run dev failed: ${error instanceof Error ? error.message : String(error)}\n`);
+    await stopAll();
+    process.exit(1);
+  }
+}
+
+void main();
