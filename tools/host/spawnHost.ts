@@ -110,10 +110,9 @@ export async function spawnHost(options: SpawnHostOptions): Promise<SpawnedHost>
     String(options.port ?? 0),
     '--app-root',
     appRoot,
-    '--function-key',
-    keys.function,
-    '--master-key',
-    keys.master,
+    // NOTE: the `=` form, because a generated base64url key may start with '-'.
+    `--function-key=${keys.function}`,
+    `--master-key=${keys.master}`,
   ];
   if (!options.loadLocalSettings) {
     args.push('--no-local-settings');
