@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * The only reader of `process.env`. Every setting the app understands is declared here once; the

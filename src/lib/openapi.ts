@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { buildChatRequestSchema } from './chatRequest';
 import { loadConfig, type Config } from './config';
 import type { ErrorType } from './errors';

@@ -49,7 +49,7 @@ function errorObject(error: APIError): Record<string, unknown> {
   return typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {};
 }
 
-function rateLimited(waitMs: number | undefined, source: string): ApiError {
+export function rateLimited(waitMs: number | undefined, source: string): ApiError {
   const wait = waitMs ?? 1000;
   return new ApiError(
     429,

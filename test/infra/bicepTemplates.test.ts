@@ -1,0 +1,764 @@
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig, requiredSettingNames, settingNames } from '../../src/lib/config';
+import { getBicep, repoRoot, runBicep } from '../../tools/bicep.mjs';
+import {
+  allResources,
+  allTemplates,
+  appSettingsOf,
+  asObject,
+  asString,
+  bicepLiteral,
+  get,
+  isExpression,
+  isObject,
+  onlyResourceOfType,
+  parseSnapshot,
+  resourcesOfType,
+  type JsonObject,
+  type Snapshot,
+} from './armJson';
+
+// The real Bicep compiler builds every template, then `bicep snapshot` evaluates main.bicep with several
+// parameter sets the way ARM would (modules expanded, conditions applied); only values that exist after
+// deployment (principal ids, endpoints) stay as expressions.
+
+const infraDir = join(repoRoot, 'infra');
+const mainBicep = join(infraDir, 'main.bicep');
+const bicepConfig = join(infraDir, 'bicepconfig.json');
+
+const SUBSCRIPTION = '00000000-0000-0000-0000-0000000000aa';
+const TENANT = '00000000-0000-0000-0000-0000000000bb';
+const RESOURCE_GROUP = 'rg-gateway';
+const LOCATION = 'swedencentral';
+const DEVELOPER = '11111111-1111-1111-1111-111111111111';
+
+const OPENAI_USER = '5e0bd9bd-7b93-4f28-af87-19fc36ad61bd';
+const FORBIDDEN_ROLES = {
+  'Cognitive Services User (lists keys)': 'a97b65f3-24c7-4388-baec-2e87135dc908',
+  'Cognitive Services Contributor': '25fbc0a9-bd7c-42a3-aa1a-3b75d497ee68',
+  'Cognitive Services OpenAI Contributor': 'a001fd3d-188f-4b5d-821b-7da978bf7442',
+  Contributor: 'b24988ac-6180-42a0-ab88-20f7382dd24c',
+  Owner: '8e3af657-a8ff-443c-a75c-2fe8c4bcb635',
+  // NOTE: the region catalog uses a custom role with its one action instead.
+  Reader: 'acdd72a7-3385-48ef-bd42-f606fba81ae7',
+};
+const STORAGE_BLOB_DATA_OWNER = 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b';
+const MONITORING_METRICS_PUBLISHER = '3913510d-42f4-4e42-8a64-420c390055eb';
+
+/** Settings owned by the Functions platform rather than by src/lib/config.ts. */
+const PLATFORM_SETTINGS = new Set([
+  'AzureWebJobsStorage__accountName',
+  'AzureWebJobsStorage__credential',
+  'AzureWebJobsStorage__clientId',
+  'APPLICATIONINSIGHTS_CONNECTION_STRING',
+  'APPLICATIONINSIGHTS_AUTHENTICATION_STRING',
+]);
+
+/** Stand-ins for the values that exist only once Azure has created the resources. */
+const DEPLOYMENT_TIME_SAMPLES: Partial<Record<string, string>> = {
+  AZURE_OPENAI_ENDPOINT: 'https://oai-sample.openai.azure.com/',
+  AZURE_CLIENT_ID: '22222222-2222-2222-2222-222222222222',
+  AZURE_LOCATION: 'swedencentral',
+};
+
+type ParamValue = string | number | boolean | readonly string[];
+
+interface Scenario {
+  /** Parameters written into a .bicepparam file; undefined uses infra/main.bicepparam itself. */
+  params?: Record<string, ParamValue>;
+  env?: Record<string, string>;
+}
+
+const scenarios = {
+  /** infra/main.bicepparam as shipped, with the audience a user would export. */
+  typical: { env: { AUTH_AUDIENCE: 'api://gateway-tests' } },
+  systemAssigned: {
+    params: { environmentName: 'sys', identityType: 'SystemAssigned', authAudience: 'api://gateway-tests' },
+  },
+  existingAccount: {
+    params: {
+      environmentName: 'shared',
+      existingOpenAiAccountName: 'shared-oai',
+      existingOpenAiResourceGroupName: 'rg-ai',
+      openAiDeploymentName: 'chat',
+      openAiAllowedDeployments: ['chat', 'chat-large'],
+      developerPrincipalId: DEVELOPER,
+      developerPrincipalType: 'ServicePrincipal',
+      grantModelCatalogRead: true,
+      corsAllowedOrigins: ['https://app.contoso.com', ' http://localhost:5173 '],
+      authAudience: 'api://gateway-tests, 33333333-3333-3333-3333-333333333333',
+      authRequiredScope: 'access_as_user',
+      limitRequestsPerMinute: 10,
+      limitTokensPerMinute: 20000,
+      limitMaxTokens: 1024,
+      limitConcurrentStreams: 2,
+    },
+  },
+  anonymousConfirmed: {
+    params: { environmentName: 'demo', callerAuthMode: 'anonymous', allowAnonymousCallers: true },
+  },
+  anonymousUnconfirmed: { params: { environmentName: 'demo', callerAuthMode: 'anonymous' } },
+  entraWithoutAudience: { params: { environmentName: 'demo' } },
+  wildcardOrigin: {
+    params: {
+      environmentName: 'demo',
+      authAudience: 'api://gateway-tests',
+      corsAllowedOrigins: ['https://a.example', '*'],
+    },
+  },
+  wildcardSubdomainOrigin: {
+    params: {
+      environmentName: 'demo',
+      authAudience: 'api://gateway-tests',
+      corsAllowedOrigins: ['https://*.contoso.com'],
+    },
+  },
+} satisfies Record<string, Scenario>;
+
+type ScenarioName = keyof typeof scenarios;
+type SnapshotResult = { ok: true; snapshot: Snapshot } | { ok: false; output: string };
+
+/** The environment main.bicepparam reads, cleared so the machine's own values cannot leak in. */
+const PARAM_FILE_ENV = ['AZURE_ENV_NAME', 'AUTH_AUDIENCE'];
+
+function bicepEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const inherited = Object.entries(process.env).filter(([name]) => !PARAM_FILE_ENV.includes(name));
+  return { ...Object.fromEntries(inherited), ...extra };
+}
+
+/** Diagnostics in the compiler's default format: "file(line,col) : Warning rule: message". */
+function diagnostics(output: string): string[] {
+  return output.split('\n').filter((line) => /\)\s*:\s*(Error|Warning|Info)\b/.test(line));
+}
+
+/** Runs jobs at most `limit` at a time: each compiler process keeps a core busy. */
+async function pooled<T>(jobs: readonly (() => Promise<T>)[], limit: number): Promise<T[]> {
+  const results: T[] = new Array<T>(jobs.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < jobs.length) {
+      const index = next;
+      next += 1;
+      const job = jobs[index];
+      if (job) results[index] = await job();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, jobs.length) }, worker));
+  return results;
+}
+
+let workDir: string;
+let buildOutput: { code: number | null; stdout: string; stderr: string };
+let paramsOutput: { code: number | null; stdout: string; stderr: string };
+let bicepFiles: string[];
+const compiled = new Map<string, JsonObject>();
+const snapshots = new Map<ScenarioName, SnapshotResult>();
+
+async function snapshotScenario(name: ScenarioName, scenario: Scenario): Promise<SnapshotResult> {
+  const file = join(workDir, `${name}.bicepparam`);
+  const using = `using '${relative(workDir, mainBicep).split('\\').join('/')}'`;
+  const body = scenario.params
+    ? Object.entries(scenario.params).map(([key, value]) => `param ${key} = ${bicepLiteral(value)}`)
+    : (await readFile(join(infraDir, 'main.bicepparam'), 'utf8'))
+        .replace(/^using\s+'[^']*'/m, using)
+        .split('\n');
+  await writeFile(file, scenario.params ? [using, '', ...body, ''].join('\n') : body.join('\n'));
+  const result = await runBicep(
+    [
+      'snapshot',
+      file,
+      '--subscription-id',
+      SUBSCRIPTION,
+      '--tenant-id',
+      TENANT,
+      '--resource-group',
+      RESOURCE_GROUP,
+      '--location',
+      LOCATION,
+    ],
+    { env: bicepEnv(scenario.env ?? {}) },
+  );
+  if (result.code !== 0) return { ok: false, output: `${result.stdout}\n${result.stderr}` };
+  return {
+    ok: true,
+    snapshot: parseSnapshot(await readFile(join(workDir, `${name}.snapshot.json`), 'utf8')),
+  };
+}
+
+beforeAll(async () => {
+  // NOTE: on a fresh machine this restores the Bicep CLI from NuGet (about 110 MB) before anything runs.
+  await getBicep({ log: (line) => process.stderr.write(`${line}\n`) });
+  await mkdir(join(repoRoot, '.cache'), { recursive: true });
+  workDir = await mkdtemp(join(repoRoot, '.cache', 'infra-test-'));
+  const outDir = join(workDir, 'arm');
+
+  bicepFiles = (await readdir(infraDir, { recursive: true }))
+    .filter((file) => file.endsWith('.bicep'))
+    .map((file) => file.split('\\').join('/'))
+    .sort();
+
+  const jobs: (() => Promise<unknown>)[] = [
+    async () => {
+      buildOutput = await runBicep(['build', '--pattern', 'infra/**/*.bicep', '--outdir', outDir], {
+        cwd: repoRoot,
+        env: bicepEnv(),
+      });
+    },
+    async () => {
+      paramsOutput = await runBicep(
+        [
+          'build-params',
+          join(infraDir, 'main.bicepparam'),
+          '--outfile',
+          join(workDir, 'main.parameters.json'),
+        ],
+        {
+          env: bicepEnv({ AUTH_AUDIENCE: 'api://gateway-tests' }),
+        },
+      );
+    },
+    ...(Object.entries(scenarios) as [ScenarioName, Scenario][]).map(([name, scenario]) => async () => {
+      snapshots.set(name, await snapshotScenario(name, scenario));
+    }),
+  ];
+  await pooled(jobs, 2);
+
+  for (const file of bicepFiles) {
+    const json = join(outDir, file.replace(/\.bicep$/, '.json'));
+    compiled.set(
+      file,
+      asObject(JSON.parse(await readFile(json, 'utf8').catch(() => 'null')), `compiled ${file}`),
+    );
+  }
+}, 15 * 60_000);
+
+afterAll(async () => {
+  if (workDir) await rm(workDir, { recursive: true, force: true });
+});
+
+function main(): JsonObject {
+  const template = compiled.get('main.bicep');
+  if (!template) throw new Error('main.bicep was not compiled');
+  return template;
+}
+
+function snapshotOf(name: ScenarioName): Snapshot {
+  const result = snapshots.get(name);
+  if (!result) throw new Error(`no snapshot for ${name}`);
+  if (!result.ok) throw new Error(`snapshot of ${name} failed:\n${result.output}`);
+  expect(result.snapshot.diagnostics).toEqual([]);
+  return result.snapshot;
+}
+
+function failureOf(name: ScenarioName): string {
+  const result = snapshots.get(name);
+  if (!result) throw new Error(`no snapshot for ${name}`);
+  if (result.ok) throw new Error(`the ${name} parameters deployed, but they must be refused`);
+  return result.output;
+}
+
+function siteOf(snapshot: Snapshot): JsonObject {
+  return onlyResourceOfType(snapshot.predictedResources, 'Microsoft.Web/sites');
+}
+
+function roleAssignments(snapshot: Snapshot): JsonObject[] {
+  return resourcesOfType(snapshot.predictedResources, 'Microsoft.Authorization/roleAssignments');
+}
+
+/** Whether an assignment's id (evaluated, or an extensionResourceId expression) puts it on `scope`. */
+function scopedTo(assignment: JsonObject, scope: string): boolean {
+  const id = asString(assignment.id, 'role assignment id');
+  return (
+    id.startsWith(`${scope}/providers/Microsoft.Authorization/roleAssignments/`) ||
+    id.startsWith(`[extensionResourceId('${scope}',`)
+  );
+}
+
+function roleId(assignment: JsonObject): string {
+  return asString(get(assignment, 'properties.roleDefinitionId'), 'roleDefinitionId').split('/').pop() ?? '';
+}
+
+/** The gateway's settings, with deployment-time expressions replaced by sample values. */
+function gatewayEnv(settings: Map<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [name, value] of settings) {
+    if (PLATFORM_SETTINGS.has(name)) continue;
+    if (isExpression(value)) {
+      const sample = DEPLOYMENT_TIME_SAMPLES[name];
+      if (sample === undefined)
+        throw new Error(`${name} is only known at deployment (${value}) and has no sample value`);
+      env[name] = sample;
+    } else {
+      env[name] = value;
+    }
+  }
+  return env;
+}
+
+const accountId = (resourceGroup: string, name: string): string =>
+  `/subscriptions/${SUBSCRIPTION}/resourceGroups/${resourceGroup}/providers/Microsoft.CognitiveServices/accounts/${name}`;
+
+describe('the Bicep templates', () => {
+  it('cover main.bicep and every module', () => {
+    expect(bicepFiles).toContain('main.bicep');
+    expect(bicepFiles.filter((file) => file.startsWith('modules/')).length).toBeGreaterThanOrEqual(5);
+  });
+
+  it('build and lint with zero errors and zero warnings', () => {
+    expect(diagnostics(`${buildOutput.stdout}\n${buildOutput.stderr}`)).toEqual([]);
+    expect(buildOutput.stderr.trim()).toBe('');
+    expect(buildOutput.code).toBe(0);
+    for (const file of bicepFiles)
+      expect(compiled.get(file)?.$schema, file).toMatch(/[dD]eploymentTemplate\.json#$/);
+  });
+
+  it('build main.bicepparam with zero diagnostics', async () => {
+    expect(diagnostics(`${paramsOutput.stdout}\n${paramsOutput.stderr}`)).toEqual([]);
+    expect(paramsOutput.code).toBe(0);
+    const parameters = asObject(
+      JSON.parse(await readFile(join(workDir, 'main.parameters.json'), 'utf8')),
+      'parameters file',
+    );
+    expect(get(parameters, 'parameters.authAudience.value')).toBe('api://gateway-tests');
+  });
+
+  it('turn every linter rule that can run offline into an error', async () => {
+    const config = asObject(JSON.parse(await readFile(bicepConfig, 'utf8')), 'bicepconfig.json');
+    const rules = asObject(get(config, 'analyzers.core.rules'), 'rules');
+    expect(get(config, 'analyzers.core.enabled')).toBe(true);
+    const off = Object.entries(rules)
+      .filter(([, rule]) => get(rule, 'level') !== 'error')
+      .map(([name]) => name)
+      .sort();
+    // NOTE: these three are off on purpose: recency depends on today's date and on which compiler runs,
+    // module versions need a registry, and what-if precision would forbid guid(scope, principalId, role).
+    expect(off).toEqual([
+      'use-recent-api-versions',
+      'use-recent-module-versions',
+      'what-if-short-circuiting',
+    ]);
+    expect(Object.keys(rules).length).toBeGreaterThan(30);
+  });
+
+  it('use only local modules: no registry modules, template specs or extensions', async () => {
+    for (const file of bicepFiles) {
+      const source = await readFile(join(infraDir, file), 'utf8');
+      expect(source, file).not.toMatch(/'(br|ts)[:/]/);
+      expect(source, file).not.toMatch(/^\s*(extension|provider|import)\s/m);
+    }
+  });
+
+  it('describe every parameter and every output of every template', () => {
+    for (const [file, template] of compiled) {
+      for (const section of ['parameters', 'outputs'] as const) {
+        for (const [name, declaration] of Object.entries(
+          asObject(template[section] ?? {}, `${file} ${section}`),
+        )) {
+          const description = get(declaration, 'metadata.description');
+          expect(
+            typeof description === 'string' && description.length > 10,
+            `${file} ${section} ${name}`,
+          ).toBe(true);
+        }
+      }
+    }
+  });
+
+  it('never call listKeys or any other list* function', () => {
+    for (const [file, template] of compiled) {
+      expect(JSON.stringify(template), file).not.toMatch(/\blist[A-Za-z]*\(/);
+    }
+  });
+
+  it('output nothing secret', () => {
+    for (const template of allTemplates(main())) {
+      for (const [name, output] of Object.entries(asObject(template.outputs ?? {}, 'outputs'))) {
+        expect(String(get(output, 'type')).toLowerCase(), name).not.toMatch(/^secure/);
+        expect(name, name).not.toMatch(/secret|password|key|sas/i);
+      }
+    }
+    for (const template of allTemplates(main())) {
+      for (const [name, parameter] of Object.entries(asObject(template.parameters ?? {}, 'parameters'))) {
+        expect(String(get(parameter, 'type')).toLowerCase(), name).not.toMatch(/^secure/);
+      }
+    }
+  });
+
+  it('document every main.bicep parameter and output in docs/deployment.md', async () => {
+    const guide = await readFile(join(repoRoot, 'docs', 'deployment.md'), 'utf8');
+    for (const section of ['parameters', 'outputs'] as const) {
+      for (const name of Object.keys(asObject(main()[section], section))) {
+        expect(guide, `${section} ${name}`).toContain(`\`${name}\``);
+      }
+    }
+  });
+
+  it('name outputs in UPPER_SNAKE and give the next steps what they need', () => {
+    const outputs = Object.keys(asObject(main().outputs, 'outputs'));
+    for (const name of outputs) expect(name).toMatch(/^[A-Z][A-Z0-9]*(_[A-Z0-9]+)*$/);
+    expect(outputs).toEqual(
+      expect.arrayContaining([
+        'FUNCTION_APP_NAME',
+        'FUNCTION_APP_URL',
+        'AZURE_OPENAI_ENDPOINT',
+        'AZURE_OPENAI_DEPLOYMENT',
+        'AZURE_OPENAI_ACCOUNT_NAME',
+        'AZURE_CLIENT_ID',
+        'AZURE_RESOURCE_GROUP',
+        'AUTH_MODE',
+      ]),
+    );
+  });
+
+  it('grant the Cognitive Services OpenAI User role and never a role that can list keys or write', () => {
+    const text = JSON.stringify(main());
+    expect(text).toContain(OPENAI_USER);
+    for (const [role, id] of Object.entries(FORBIDDEN_ROLES)) expect(text, role).not.toContain(id);
+  });
+
+  it('disable local (key) authentication on Azure OpenAI, Application Insights and Log Analytics', () => {
+    const resources = allResources(main());
+    const account = onlyResourceOfType(resources, 'Microsoft.CognitiveServices/accounts');
+    expect(account.kind).toBe('OpenAI');
+    expect(get(account, 'properties.disableLocalAuth')).toBe(true);
+    expect(get(account, 'properties.customSubDomainName')).toBeTruthy();
+    expect(
+      get(onlyResourceOfType(resources, 'Microsoft.Insights/components'), 'properties.DisableLocalAuth'),
+    ).toBe(true);
+    expect(
+      get(
+        onlyResourceOfType(resources, 'Microsoft.OperationalInsights/workspaces'),
+        'properties.features.disableLocalAuth',
+      ),
+    ).toBe(true);
+  });
+
+  it('close storage to shared keys, anonymous blobs and old TLS', () => {
+    const storage = onlyResourceOfType(allResources(main()), 'Microsoft.Storage/storageAccounts');
+    expect(get(storage, 'properties.allowSharedKeyAccess')).toBe(false);
+    expect(get(storage, 'properties.allowBlobPublicAccess')).toBe(false);
+    expect(get(storage, 'properties.minimumTlsVersion')).toBe('TLS1_2');
+    expect(get(storage, 'properties.supportsHttpsTrafficOnly')).toBe(true);
+  });
+
+  it('harden the site: HTTPS only, TLS 1.2, no FTP, no basic publishing credentials', () => {
+    const resources = allResources(main());
+    const site = onlyResourceOfType(resources, 'Microsoft.Web/sites');
+    expect(get(site, 'properties.httpsOnly')).toBe(true);
+    expect(get(site, 'properties.siteConfig.minTlsVersion')).toBe('1.2');
+    expect(get(site, 'properties.siteConfig.ftpsState')).toBe('Disabled');
+    expect(get(site, 'properties.siteConfig.cors.supportCredentials')).toBe(false);
+    const policies = resourcesOfType(resources, 'Microsoft.Web/sites/basicPublishingCredentialsPolicies');
+    expect(policies.map((policy) => get(policy, 'properties.allow'))).toEqual([false, false]);
+    // NOTE: child names compile to format('{0}/{1}', parameters('name'), 'ftp').
+    expect(policies.map((policy) => /'(\w+)'\)\]$/.exec(String(policy.name))?.[1]).sort()).toEqual([
+      'ftp',
+      'scm',
+    ]);
+  });
+
+  it('run Node.js 22 on a Flex Consumption (FC1) plan without worker-runtime app settings', () => {
+    const resources = allResources(main());
+    const plan = onlyResourceOfType(resources, 'Microsoft.Web/serverfarms');
+    expect(get(plan, 'sku.name')).toBe('FC1');
+    expect(get(plan, 'sku.tier')).toBe('FlexConsumption');
+    const site = onlyResourceOfType(resources, 'Microsoft.Web/sites');
+    expect(get(site, 'properties.functionAppConfig.runtime')).toEqual({ name: 'node', version: '22' });
+    expect(get(site, 'properties.functionAppConfig.deployment.storage.type')).toBe('blobContainer');
+    expect(JSON.stringify(main())).not.toMatch(/FUNCTIONS_WORKER_RUNTIME|WEBSITE_NODE_DEFAULT_VERSION/);
+  });
+
+  it("default the per-caller limits and API version to the app's own defaults", () => {
+    const defaults = loadConfig({
+      AZURE_OPENAI_ENDPOINT: 'https://sample.openai.azure.com',
+      AZURE_OPENAI_DEPLOYMENT: 'sample',
+      AZURE_SUBSCRIPTION_ID: SUBSCRIPTION,
+      AZURE_RESOURCE_GROUP: RESOURCE_GROUP,
+      AZURE_OPENAI_ACCOUNT_NAME: 'sample',
+      AZURE_LOCATION: LOCATION,
+      AUTH_MODE: 'anonymous',
+    });
+    const parameters = asObject(main().parameters, 'parameters');
+    const defaultOf = (name: string): unknown => get(parameters[name], 'defaultValue');
+    expect(defaultOf('limitRequestsPerMinute')).toBe(defaults.limits.requestsPerMinute);
+    expect(defaultOf('limitTokensPerMinute')).toBe(defaults.limits.tokensPerMinute);
+    expect(defaultOf('limitMaxTokens')).toBe(defaults.limits.maxTokens);
+    expect(defaultOf('limitConcurrentStreams')).toBe(defaults.limits.concurrentStreams);
+    expect(defaultOf('openAiApiVersion')).toBe(defaults.openai.apiVersion);
+    expect(defaultOf('callerAuthMode')).toBe('entra');
+    expect(defaultOf('allowAnonymousCallers')).toBe(false);
+    expect(defaultOf('corsAllowedOrigins')).toEqual([]);
+    expect(defaultOf('grantModelCatalogRead')).toBe(false);
+  });
+});
+
+describe('a deployment with the shipped parameters', () => {
+  it('sets every setting the app requires, each under a name the app knows', () => {
+    const settings = appSettingsOf(siteOf(snapshotOf('typical')));
+    const names = [...settings.keys()];
+    expect(names).toEqual(expect.arrayContaining(requiredSettingNames));
+    const known = new Set<string>(settingNames);
+    expect(names.filter((name) => !PLATFORM_SETTINGS.has(name) && !known.has(name))).toEqual([]);
+  });
+
+  it("produces settings the app's settings module accepts", () => {
+    const settings = appSettingsOf(siteOf(snapshotOf('typical')));
+    const config = loadConfig(gatewayEnv(settings));
+    expect(config.credential.kind).toBe('managedidentity');
+    expect(config.credential.clientId).toBe(DEPLOYMENT_TIME_SAMPLES.AZURE_CLIENT_ID);
+    expect(config.credential.tenantId).toBe(TENANT);
+    expect(config.auth).toMatchObject({
+      mode: 'entra',
+      tenantId: TENANT,
+      audiences: ['api://gateway-tests'],
+    });
+    expect(config.openai).toMatchObject({
+      deployment: 'gpt-4.1-mini',
+      apiVersion: '2024-10-21',
+      allowedDeployments: ['gpt-4.1-mini'],
+    });
+    expect(config.arm).toMatchObject({
+      subscriptionId: SUBSCRIPTION,
+      resourceGroup: RESOURCE_GROUP,
+      location: LOCATION,
+    });
+    expect(config.limits).toEqual({
+      requestsPerMinute: 60,
+      tokensPerMinute: 60000,
+      maxTokens: 4096,
+      concurrentStreams: 4,
+    });
+  });
+
+  it('reads the endpoint and client id from the resources it creates', () => {
+    const snapshot = snapshotOf('typical');
+    const settings = appSettingsOf(siteOf(snapshot));
+    const account = onlyResourceOfType(snapshot.predictedResources, 'Microsoft.CognitiveServices/accounts');
+    expect(settings.get('AZURE_OPENAI_ENDPOINT')).toContain(`'${asString(account.id, 'account id')}'`);
+    expect(settings.get('AZURE_OPENAI_ENDPOINT')).toMatch(/\.endpoint\]$/);
+    expect(settings.get('AZURE_OPENAI_ACCOUNT_NAME')).toBe(account.name);
+    const identity = onlyResourceOfType(
+      snapshot.predictedResources,
+      'Microsoft.ManagedIdentity/userAssignedIdentities',
+    );
+    expect(settings.get('AZURE_CLIENT_ID')).toBe(
+      `[reference('${asString(identity.id, 'identity id')}', '2024-11-30').clientId]`,
+    );
+    expect(settings.get('AZURE_CLIENT_ID')).toBe(snapshot.outputs.AZURE_CLIENT_ID);
+  });
+
+  it('connects the host to storage and telemetry with the identity, never a key', () => {
+    const snapshot = snapshotOf('typical');
+    const settings = appSettingsOf(siteOf(snapshot));
+    const storage = onlyResourceOfType(snapshot.predictedResources, 'Microsoft.Storage/storageAccounts');
+    expect(settings.get('AzureWebJobsStorage__accountName')).toBe(storage.name);
+    expect(settings.get('AzureWebJobsStorage__credential')).toBe('managedidentity');
+    expect(settings.get('AzureWebJobsStorage__clientId')).toBe(settings.get('AZURE_CLIENT_ID'));
+    expect(settings.has('AzureWebJobsStorage')).toBe(false);
+    expect(settings.get('APPLICATIONINSIGHTS_AUTHENTICATION_STRING')).toMatch(
+      /^\[format\('ClientId=\{0\};Authorization=AAD'/,
+    );
+    for (const [name, value] of settings)
+      expect(value, name).not.toMatch(/AccountKey=|SharedAccessSignature|sig=/i);
+    const deployment = asObject(
+      get(siteOf(snapshot), 'properties.functionAppConfig.deployment.storage'),
+      'deployment storage',
+    );
+    expect(get(deployment, 'authentication.type')).toBe('UserAssignedIdentity');
+  });
+
+  it("gives the app's identity the OpenAI User role on the account, and the host its data roles", () => {
+    const snapshot = snapshotOf('typical');
+    const account = onlyResourceOfType(snapshot.predictedResources, 'Microsoft.CognitiveServices/accounts');
+    const identity = onlyResourceOfType(
+      snapshot.predictedResources,
+      'Microsoft.ManagedIdentity/userAssignedIdentities',
+    );
+    const principal = `[reference('${asString(identity.id, 'identity id')}', '2024-11-30').principalId]`;
+    const assignments = roleAssignments(snapshot);
+    const onAccount = assignments.filter((assignment) =>
+      scopedTo(assignment, asString(account.id, 'account id')),
+    );
+    const appRole = onAccount.find((assignment) => get(assignment, 'properties.principalId') === principal);
+    expect(appRole && roleId(appRole)).toBe(OPENAI_USER);
+    expect(get(appRole, 'properties.principalType')).toBe('ServicePrincipal');
+    expect(onAccount.map(roleId)).toEqual([OPENAI_USER, OPENAI_USER]);
+    const hostRoles = assignments
+      .filter((assignment) => get(assignment, 'properties.principalId') === principal)
+      .map(roleId);
+    expect(hostRoles.sort()).toEqual(
+      [MONITORING_METRICS_PUBLISHER, OPENAI_USER, STORAGE_BLOB_DATA_OWNER].sort(),
+    );
+  });
+
+  it('gives the deployer the same role for local development, as a user', () => {
+    const snapshot = snapshotOf('typical');
+    const developer = roleAssignments(snapshot).find(
+      (assignment) => get(assignment, 'properties.principalId') === '[deployer().objectId]',
+    );
+    expect(developer && roleId(developer)).toBe(OPENAI_USER);
+    expect(get(developer, 'properties.principalType')).toBe('User');
+  });
+
+  it('allows no browser origin until one is listed, and creates no subscription-wide role', () => {
+    const snapshot = snapshotOf('typical');
+    expect(get(siteOf(snapshot), 'properties.siteConfig.cors.allowedOrigins')).toEqual([]);
+    expect(resourcesOfType(snapshot.predictedResources, 'Microsoft.Authorization/roleDefinitions')).toEqual(
+      [],
+    );
+  });
+
+  it('outputs the values the publish and health-check steps use', () => {
+    const { outputs } = snapshotOf('typical');
+    expect(outputs.FUNCTION_APP_NAME).toMatch(/^func-api-[a-z0-9]{13}$/);
+    expect(outputs.FUNCTION_APP_URL).toMatch(/^\[format\('https:\/\/\{0\}'/);
+    expect(outputs.AZURE_OPENAI_DEPLOYMENT).toBe('gpt-4.1-mini');
+    expect(outputs.AZURE_RESOURCE_GROUP).toBe(RESOURCE_GROUP);
+    expect(outputs.AUTH_MODE).toBe('entra');
+    expect(outputs.AUTH_AUDIENCE).toBe('api://gateway-tests');
+  });
+});
+
+describe('a deployment with a system-assigned identity', () => {
+  it('creates no user-assigned identity and leaves AZURE_CLIENT_ID and the storage client id unset', () => {
+    const snapshot = snapshotOf('systemAssigned');
+    expect(
+      resourcesOfType(snapshot.predictedResources, 'Microsoft.ManagedIdentity/userAssignedIdentities'),
+    ).toEqual([]);
+    const site = siteOf(snapshot);
+    expect(get(site, 'identity.type')).toBe('SystemAssigned');
+    const settings = appSettingsOf(site);
+    expect(settings.has('AZURE_CLIENT_ID')).toBe(false);
+    expect(settings.has('AzureWebJobsStorage__clientId')).toBe(false);
+    expect(settings.get('APPLICATIONINSIGHTS_AUTHENTICATION_STRING')).toBe('Authorization=AAD');
+    expect(get(site, 'properties.functionAppConfig.deployment.storage.authentication.type')).toBe(
+      'SystemAssignedIdentity',
+    );
+    expect(loadConfig(gatewayEnv(settings)).credential.clientId).toBeUndefined();
+  });
+
+  it("grants the OpenAI User role to the site's own identity", () => {
+    const snapshot = snapshotOf('systemAssigned');
+    const site = siteOf(snapshot);
+    const app = roleAssignments(snapshot).filter((assignment) =>
+      String(get(assignment, 'properties.principalId')).includes(`'${asString(site.id, 'site id')}'`),
+    );
+    expect(app.map(roleId).sort()).toEqual(
+      [MONITORING_METRICS_PUBLISHER, OPENAI_USER, STORAGE_BLOB_DATA_OWNER].sort(),
+    );
+  });
+});
+
+describe('a deployment against an existing account in another resource group', () => {
+  it('creates no account and points the app at the existing one', () => {
+    const snapshot = snapshotOf('existingAccount');
+    expect(resourcesOfType(snapshot.predictedResources, 'Microsoft.CognitiveServices/accounts')).toEqual([]);
+    const settings = appSettingsOf(siteOf(snapshot));
+    expect(settings.get('AZURE_OPENAI_ACCOUNT_NAME')).toBe('shared-oai');
+    expect(settings.get('AZURE_RESOURCE_GROUP')).toBe('rg-ai');
+    expect(settings.get('AZURE_OPENAI_ENDPOINT')).toContain(`'${accountId('rg-ai', 'shared-oai')}'`);
+    expect(settings.get('AZURE_LOCATION')).toContain(`'${accountId('rg-ai', 'shared-oai')}'`);
+    expect(snapshot.outputs.AZURE_RESOURCE_GROUP).toBe(RESOURCE_GROUP);
+    expect(snapshot.outputs.AZURE_OPENAI_RESOURCE_GROUP).toBe('rg-ai');
+  });
+
+  it("assigns the OpenAI User role in the account's resource group, for the app and a CI principal", () => {
+    const snapshot = snapshotOf('existingAccount');
+    const onAccount = roleAssignments(snapshot).filter((assignment) =>
+      scopedTo(assignment, accountId('rg-ai', 'shared-oai')),
+    );
+    expect(onAccount.map(roleId)).toEqual([OPENAI_USER, OPENAI_USER]);
+    const developer = onAccount.find((assignment) => get(assignment, 'properties.principalId') === DEVELOPER);
+    expect(get(developer, 'properties.principalType')).toBe('ServicePrincipal');
+  });
+
+  it('grants the catalog read through a custom role holding one read action, at subscription scope', () => {
+    const snapshot = snapshotOf('existingAccount');
+    const definition = onlyResourceOfType(
+      snapshot.predictedResources,
+      'Microsoft.Authorization/roleDefinitions',
+    );
+    expect(get(definition, 'properties.permissions')).toEqual([
+      {
+        actions: ['Microsoft.CognitiveServices/locations/models/read'],
+        notActions: [],
+        dataActions: [],
+        notDataActions: [],
+      },
+    ]);
+    expect(get(definition, 'properties.assignableScopes')).toEqual([`/subscriptions/${SUBSCRIPTION}`]);
+    const assignment = roleAssignments(snapshot).find(
+      (candidate) => get(candidate, 'properties.roleDefinitionId') === definition.id,
+    );
+    expect(String(assignment?.id)).toMatch(new RegExp(`^\\[subscriptionResourceId\\('${SUBSCRIPTION}'`));
+    expect(get(assignment, 'properties.principalType')).toBe('ServicePrincipal');
+  });
+
+  it('passes origins, allow-list, scope and limits through to the app', () => {
+    const snapshot = snapshotOf('existingAccount');
+    const site = siteOf(snapshot);
+    expect(get(site, 'properties.siteConfig.cors.allowedOrigins')).toEqual([
+      'https://app.contoso.com',
+      'http://localhost:5173',
+    ]);
+    const config = loadConfig(gatewayEnv(appSettingsOf(site)));
+    expect(config.openai.deployment).toBe('chat');
+    expect(config.openai.allowedDeployments).toEqual(['chat', 'chat-large']);
+    expect(config.auth.audiences).toEqual(['api://gateway-tests', '33333333-3333-3333-3333-333333333333']);
+    expect(config.auth.requiredScope).toBe('access_as_user');
+    expect(config.limits).toEqual({
+      requestsPerMinute: 10,
+      tokensPerMinute: 20000,
+      maxTokens: 1024,
+      concurrentStreams: 2,
+    });
+  });
+});
+
+describe('choosing how callers authenticate', () => {
+  it('refuses anonymous callers unless allowAnonymousCallers confirms it', () => {
+    expect(failureOf('anonymousUnconfirmed')).toMatch(/allowAnonymousCallers/);
+  });
+
+  it('runs anonymous mode when both parameters ask for it', () => {
+    const snapshot = snapshotOf('anonymousConfirmed');
+    const settings = appSettingsOf(siteOf(snapshot));
+    expect(settings.get('AUTH_MODE')).toBe('anonymous');
+    expect(loadConfig(gatewayEnv(settings)).auth.mode).toBe('anonymous');
+    expect(snapshot.outputs.AUTH_MODE).toBe('anonymous');
+  });
+
+  it('refuses entra mode without an audience, which the app could not start with', () => {
+    expect(failureOf('entraWithoutAudience')).toMatch(/authAudience is empty/);
+  });
+});
+
+describe('CORS', () => {
+  it('refuses a wildcard origin', () => {
+    expect(failureOf('wildcardOrigin')).toMatch(/corsAllowedOrigins may not contain a wildcard/);
+  });
+
+  it('refuses a wildcard anywhere in an origin', () => {
+    expect(failureOf('wildcardSubdomainOrigin')).toMatch(/corsAllowedOrigins may not contain a wildcard/);
+  });
+
+  it('never allows "*" in any deployment that succeeds', () => {
+    for (const [name, result] of snapshots) {
+      if (!result.ok) continue;
+      const origins = get(siteOf(result.snapshot), 'properties.siteConfig.cors.allowedOrigins');
+      expect(Array.isArray(origins), name).toBe(true);
+      expect(JSON.stringify(origins), name).not.toContain('*');
+    }
+  });
+});
+
+describe('the helpers this test relies on', () => {
+  it('tell an expression from a literal', () => {
+    expect(isExpression("[reference('x').endpoint]")).toBe(true);
+    expect(isExpression('[[not an expression]')).toBe(false);
+    expect(isExpression('plain')).toBe(false);
+    expect(isObject([])).toBe(false);
+  });
+});
