@@ -18,7 +18,8 @@ export interface ModelEntry {
   created: number;
   owned_by: string;
   model: { name: string | null; version: string | null; format: string | null };
-  capabilities: Record<string, boolean>;
+  /** Azure's capability map with its strings typed: flags as booleans, limits (maxContextToken…) as numbers. */
+  capabilities: Record<string, boolean | number | string>;
   lifecycle_status: string | null;
   /** When inference on this model version retires (ISO 8601), if Azure has announced it. */
   retirement_date: string | null;

@@ -31,7 +31,9 @@ export const modelEntrySchema = z
     created: z.int().describe('When the deployment was created (Unix seconds); 0 in a region catalog.'),
     owned_by: z.string(),
     model: z.strictObject({ name: nullableString, version: nullableString, format: nullableString }),
-    capabilities: z.record(z.string(), z.boolean()).describe('For example chatCompletion, embeddings.'),
+    capabilities: z
+      .record(z.string(), z.union([z.boolean(), z.number(), z.string()]))
+      .describe('Flags such as chatCompletion or embeddings, and limits such as maxContextToken.'),
     lifecycle_status: nullableString.describe('GenerallyAvailable, Preview, Deprecating, Deprecated…'),
     retirement_date: timestamp.describe('When inference on this model version retires, if announced.'),
     deprecation: z.strictObject({ inference: timestamp, fine_tune: timestamp }),

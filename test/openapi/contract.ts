@@ -53,7 +53,7 @@ export class Contract {
   private readonly validators = new Map<string, ValidateFunction>();
 
   constructor(readonly document: OpenApiDocument) {
-    this.ajv = new Ajv2020({ strict: true, allErrors: true });
+    this.ajv = new Ajv2020({ strict: true, allowUnionTypes: true, allErrors: true });
     // NOTE: the document's own keywords are not JSON Schema; declaring them keeps strict mode for the schemas.
     this.ajv.addVocabulary(OPENAPI_KEYWORDS);
     this.ajv.addFormat(

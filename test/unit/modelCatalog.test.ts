@@ -28,7 +28,7 @@ describe('model entries', () => {
       object: 'model',
       created: 1735787045,
       model: { name: 'gpt-4o', version: '2024-11-20' },
-      capabilities: { chatCompletion: true, embeddings: false },
+      capabilities: { chatCompletion: true, embeddings: false, maxContextToken: 128000, area: 'EUR' },
       lifecycle_status: 'GenerallyAvailable',
       retirement_date: '2026-03-01T00:00:00.000Z',
       sku: { name: 'GlobalStandard', capacity: 50 },

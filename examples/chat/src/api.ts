@@ -8,7 +8,7 @@ import { sseData } from './sse';
 export interface ModelEntry {
   id: string;
   model: { name: string | null; version: string | null };
-  capabilities: Record<string, boolean>;
+  capabilities: Record<string, boolean | number | string>;
   lifecycle_status: string | null;
   retirement_date: string | null;
 }
