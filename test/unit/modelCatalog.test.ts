@@ -12,7 +12,12 @@ describe('model entries', () => {
         sku: { name: 'GlobalStandard', capacity: 50 },
         properties: {
           model: { format: 'OpenAI', name: 'gpt-4o', version: '2024-11-20' },
-          capabilities: { chatCompletion: 'true', embeddings: 'false' },
+          capabilities: {
+            chatCompletion: 'true',
+            embeddings: 'false',
+            maxContextToken: '128000',
+            area: 'EUR',
+          },
         },
         systemData: { createdAt: new Date('2025-01-02T03:04:05Z') },
       },
