@@ -36,10 +36,15 @@ export interface ModelList {
 
 const OWNER = 'azure-openai';
 
-const toFlags = (capabilities: Record<string, string> | undefined): Record<string, boolean> =>
-  Object.fromEntries(
-    Object.entries(capabilities ?? {}).map(([name, value]) => [name, value.toLowerCase() === 'true']),
-  );
+function typedValue(value: string): boolean | number | string {
+  const lower = value.toLowerCase();
+  if (lower === 'true' || lower === 'false') return lower === 'true';
+  const number = Number(value);
+  return value.trim() !== '' && Number.isFinite(number) ? number : value;
+}
+
+const typedCapabilities = (capabilities: Record<string, string> | undefined): ModelEntry['capabilities'] =>
+  Object.fromEntries(Object.entries(capabilities ?? {}).map(([name, value]) => [name, typedValue(value)]));
 
 const isoOrNull = (value: string | Date | undefined): string | null => {
   if (value === undefined) return null;
@@ -67,7 +72,7 @@ export function deploymentEntry(deployment: Deployment, accountModel: AccountMod
     created: createdAt ? Math.floor(new Date(createdAt).getTime() / 1000) : 0,
     owned_by: OWNER,
     model: { name: model?.name ?? null, version: model?.version ?? null, format: model?.format ?? null },
-    capabilities: toFlags(deployment.properties?.capabilities ?? accountModel?.capabilities),
+    capabilities: typedCapabilities(deployment.properties?.capabilities ?? accountModel?.capabilities),
     ...lifecycleFacts(accountModel),
     sku: deployment.sku ? { name: deployment.sku.name, capacity: deployment.sku.capacity ?? null } : null,
   };
@@ -81,7 +86,7 @@ export function catalogEntry(item: Model): ModelEntry {
     created: 0,
     owned_by: OWNER,
     model: { name: model?.name ?? null, version: model?.version ?? null, format: model?.format ?? null },
-    capabilities: toFlags(model?.capabilities),
+    capabilities: typedCapabilities(model?.capabilities),
     ...lifecycleFacts(model),
     sku: null,
     skus: (model?.skus ?? []).map((sku) => ({
