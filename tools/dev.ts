@@ -286,6 +286,12 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // NOTE: `npm run dev` stopped with SIGTERM kills only its shell; noticing the new parent stops the rest.
+  const parent = process.ppid;
+  const orphanWatch = setInterval(() => {
+    if (process.ppid !== parent) onSignal('SIGTERM');
+  }, 1_000);
+  orphanWatch.unref();
 
   try {
     if (options.build) {
