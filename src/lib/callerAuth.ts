@@ -26,6 +26,7 @@ export interface Caller {
 export type Authenticate = (headers: Headers) => Promise<Caller>;
 
 const CLOCK_SKEW_SECONDS = 60;
+const MAX_AUTHORIZATION_LENGTH = 16_384;
 const CLIENT_PRINCIPAL = 'x-ms-client-principal';
 const OID_CLAIM = 'http://schemas.microsoft.com/identity/claims/objectidentifier';
 const TID_CLAIM = 'http://schemas.microsoft.com/identity/claims/tenantid';
@@ -130,6 +131,8 @@ export function createAuthenticator(
 
     const authorization = headers.get('authorization');
     if (!authorization) throw unauthorized('Sign in: send Authorization: Bearer <access token>.', false);
+    // NOTE: Entra access tokens are a few kilobytes; anything far larger is refused before any parsing.
+    if (authorization.length > MAX_AUTHORIZATION_LENGTH) throw unauthorized('The Authorization header is too large.');
     const match = /^Bearer\s+([A-Za-z0-9._~+/=-]+)$/i.exec(authorization.trim());
     if (!match?.[1]) throw unauthorized('The Authorization header must be "Bearer <access token>".');
 

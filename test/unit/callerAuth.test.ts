@@ -101,6 +101,10 @@ describe('caller authentication', () => {
     });
   });
 
+  it('refuses an oversized Authorization header without parsing it', async () => {
+    await expect(make()(bearer('a'.repeat(20_000)))).rejects.toMatchObject({ status: 401 });
+  });
+
   it('answers 403 when a required scope or app role is missing', async () => {
     await expect(make({ requiredScope: 'chat' })(bearer(await sign({})))).rejects.toMatchObject({
       status: 403,
