@@ -26,6 +26,8 @@ export interface Caller {
 export type Authenticate = (headers: Headers) => Promise<Caller>;
 
 const CLOCK_SKEW_SECONDS = 60;
+/** Verified tokens remembered per process; a browser sends the same token with every request for an hour. */
+const VERIFIED_TOKENS_MAX = 1_000;
 const MAX_AUTHORIZATION_LENGTH = 16_384;
 const CLIENT_PRINCIPAL = 'x-ms-client-principal';
 const OID_CLAIM = 'http://schemas.microsoft.com/identity/claims/objectidentifier';
@@ -124,6 +126,26 @@ export function createAuthenticator(
       cacheMaxAge: 24 * 60 * 60 * 1000,
     });
   const issuers = [`${auth.authorityHost}/${tenantId}/v2.0`, `https://sts.windows.net/${tenantId}/`];
+  // NOTE: a signature check costs more than the rest of a request's own work, so a token that passed it is
+  // remembered until it expires (the expiry is checked again on every use; failures are never remembered).
+  const verified = new Map<string, JWTPayload & { exp: number }>();
+  const verify = async (token: string): Promise<JWTPayload> => {
+    const known = verified.get(token);
+    if (known && known.exp > Math.floor(Date.now() / 1000) - CLOCK_SKEW_SECONDS) return known;
+    verified.delete(token);
+    const { payload } = await jwtVerify(token, keys, {
+      algorithms: ['RS256'],
+      issuer: issuers,
+      audience: [...auth.audiences],
+      clockTolerance: CLOCK_SKEW_SECONDS,
+      requiredClaims: ['exp', 'iss', 'aud'],
+    });
+    if (typeof payload.exp === 'number') {
+      if (verified.size >= VERIFIED_TOKENS_MAX) verified.delete(verified.keys().next().value ?? '');
+      verified.set(token, { ...payload, exp: payload.exp });
+    }
+    return payload;
+  };
 
   return async (headers) => {
     const principal = headers.get(CLIENT_PRINCIPAL);
@@ -138,13 +160,7 @@ export function createAuthenticator(
 
     let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(match[1], keys, {
-        algorithms: ['RS256'],
-        issuer: issuers,
-        audience: [...auth.audiences],
-        clockTolerance: CLOCK_SKEW_SECONDS,
-        requiredClaims: ['exp', 'iss', 'aud'],
-      }));
+      payload = await verify(match[1]);
     } catch (error) {
       throw unauthorized(describeFailure(error));
     }
