@@ -38,6 +38,8 @@ export function harness(
     env?: Record<string, string>;
     catalog?: ModelCatalog;
     authenticate?: GatewayDeps['authenticate'];
+    /** Replaces the app's Entra token source (a credential that fails, for example). */
+    tokenProvider?: () => Promise<string>;
   } = {},
 ): Harness {
   const config = loadConfig({ ...baseEnv, ...options.env });
@@ -52,7 +54,7 @@ export function harness(
     openai: new AzureOpenAI({
       endpoint: config.openai.endpoint,
       apiVersion: config.openai.apiVersion,
-      azureADTokenProvider: () => Promise.resolve('unit-test-token'),
+      azureADTokenProvider: options.tokenProvider ?? (() => Promise.resolve('unit-test-token')),
       maxRetries: config.upstream.maxRetries,
       timeout: config.upstream.timeoutMs,
       fetch: budgetAwareFetch(upstream),

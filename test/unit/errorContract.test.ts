@@ -249,38 +249,21 @@ describe('the error contract', () => {
   });
 
   it('answers 503 credential_unavailable and logs the SDK hint when no token can be had', async () => {
-    const h = harness(answer(200, completion).fetch);
-    const broken = harness(answer(200, completion).fetch);
-    // NOTE: a real AzureOpenAI client whose token provider fails the way AzureCliCredential does.
-    const { AzureOpenAI } = await import('openai');
-    const { createGateway } = await import('../../src/lib/gateway');
-    const { createCallerLimiter } = await import('../../src/lib/callerLimits');
-    const gateway = createGateway({
-      config: h.config,
-      openai: new AzureOpenAI({
-        endpoint: h.config.openai.endpoint,
-        apiVersion: h.config.openai.apiVersion,
-        azureADTokenProvider: () =>
-          Promise.reject(
-            new CredentialUnavailableError(
-              "Please run 'az login' from a command prompt to authenticate before using this credential.",
-            ),
+    // NOTE: the real AzureOpenAI client, with a token source that fails the way AzureCliCredential does.
+    const h = harness(answer(200, completion).fetch, {
+      tokenProvider: () =>
+        Promise.reject(
+          new CredentialUnavailableError(
+            "Please run 'az login' from a command prompt to authenticate before using this credential.",
           ),
-        fetch: answer(200, completion).fetch,
-      }),
-      catalog: { deployments: () => Promise.resolve([]), region: () => Promise.resolve([]) },
-      authenticate: () =>
-        Promise.resolve({ key: 'k', hash: 'h', objectId: undefined, tenantId: undefined, anonymous: true }),
-      limiter: createCallerLimiter(h.config.limits),
-      credentialDescription: 'AzureCliCredential',
+        ),
     });
-    const context = broken.context();
     await expectError(
-      await gateway.chatCompletions(chatRequest(hello), context),
+      await h.gateway.chatCompletions(chatRequest(hello), h.context()),
       503,
       'credential_unavailable',
     );
-    expect(broken.logs.some((line) => line.text.includes('az login'))).toBe(true);
+    expect(h.logs.some((line) => line.text.includes('az login'))).toBe(true);
   });
 
   it('answers 500 internal_error with a generic message when something unexpected breaks', async () => {
