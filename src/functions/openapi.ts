@@ -1,10 +1,9 @@
 import { app } from '@azure/functions';
-import { makeOpenApiHandler } from '../lib/openapi';
+import { gatewayHandler } from '../lib/gateway';
 
-// NOTE: anonymous on purpose: the description of the API holds nothing a caller may not know.
 app.http('openApiDocument', {
   route: 'openapi.json',
   methods: ['GET'],
   authLevel: 'anonymous',
-  handler: makeOpenApiHandler(),
+  handler: gatewayHandler('openApiDocument'),
 });

@@ -154,7 +154,8 @@ export function createAuthenticator(
     const authorization = headers.get('authorization');
     if (!authorization) throw unauthorized('Sign in: send Authorization: Bearer <access token>.', false);
     // NOTE: Entra access tokens are a few kilobytes; anything far larger is refused before any parsing.
-    if (authorization.length > MAX_AUTHORIZATION_LENGTH) throw unauthorized('The Authorization header is too large.');
+    if (authorization.length > MAX_AUTHORIZATION_LENGTH)
+      throw unauthorized('The Authorization header is too large.');
     const match = /^Bearer\s+([A-Za-z0-9._~+/=-]+)$/i.exec(authorization.trim());
     if (!match?.[1]) throw unauthorized('The Authorization header must be "Bearer <access token>".');
 

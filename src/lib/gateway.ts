@@ -24,6 +24,7 @@ import {
 } from './http';
 import { createModelCatalog, type ModelCatalog } from './modelCatalog';
 import { createOpenAIClient } from './openaiClient';
+import { buildOpenApiDocument } from './openapi';
 import { readJsonBody } from './requestBody';
 import type { RelayOutcome } from './sseRelay';
 import { toApiError } from './upstreamError';
@@ -56,6 +57,7 @@ export interface Gateway {
   getModel: Handler;
   listCatalogModels: Handler;
   health: Handler;
+  openApiDocument: Handler;
 }
 
 interface Summary extends ChatSummary {
@@ -99,6 +101,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
   const parseChat = makeChatRequestParser({ ...config.request, maxTokens: config.limits.maxTokens });
   const complete = makeChatCompletions({ config, client: deps.openai, limiter: deps.limiter });
   let announced = false;
+  let openApiBody: string | undefined;
 
   const serve =
     (name: string, options: { authenticate: boolean }, handle: (call: Call) => Promise<Served>): Handler =>
@@ -198,6 +201,21 @@ export function createGateway(deps: GatewayDeps): Gateway {
         capabilities.every((capability) => model.capabilities[capability] === true),
       );
       return { response: jsonResponse(200, { object: 'list', data }) };
+    }),
+
+    // NOTE: anonymous on purpose: the description of the API holds nothing a caller may not know.
+    openApiDocument: serve('openApiDocument', { authenticate: false }, () => {
+      openApiBody ??= JSON.stringify(buildOpenApiDocument(config));
+      return Promise.resolve({
+        response: {
+          status: 200,
+          headers: {
+            'content-type': 'application/json; charset=utf-8',
+            'cache-control': 'public, max-age=300',
+          },
+          body: openApiBody,
+        },
+      });
     }),
 
     health: serve('health', { authenticate: false }, async ({ request, summary }) => {

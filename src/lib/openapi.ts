@@ -1,17 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import * as z from 'zod';
 import { buildChatRequestSchema } from './chatRequest';
-import { loadConfig, type Config } from './config';
+import type { Config } from './config';
 import type { ErrorType } from './errors';
-import {
-  EXPOSED_HEADERS,
-  jsonResponse,
-  type GatewayRequest,
-  type GatewayResponse,
-  type Logger,
-} from './http';
 import type { ModelEntry } from './modelCatalog';
-import { toApiError } from './upstreamError';
 
 /**
  * The OpenAPI 3.1 description of the API. The chat request body is generated from the very schema the app
@@ -407,42 +398,5 @@ export function buildOpenApiDocument(config: Config): OpenApiDocument {
         },
       },
     },
-  };
-}
-
-/** GET /openapi.json: built once per process from the app's settings, served to anyone. */
-export function makeOpenApiHandler(
-  load: () => Config = loadConfig,
-): (request: GatewayRequest, log: Logger) => Promise<GatewayResponse> {
-  let body: string | undefined;
-  return (_request, log) => {
-    const started = performance.now();
-    const requestId = randomUUID();
-    let response: GatewayResponse;
-    try {
-      body ??= JSON.stringify(buildOpenApiDocument(load()));
-      response = {
-        status: 200,
-        headers: {
-          'content-type': 'application/json; charset=utf-8',
-          'cache-control': 'public, max-age=300',
-        },
-        body,
-      };
-    } catch (error) {
-      const failure = toApiError(error);
-      response = jsonResponse(failure.status, failure.toBody());
-    }
-    response.headers['x-request-id'] = requestId;
-    response.headers['access-control-expose-headers'] = EXPOSED_HEADERS;
-    const summary = {
-      function: 'openApiDocument',
-      requestId,
-      status: response.status,
-      durationMs: Math.round(performance.now() - started),
-    };
-    if (response.status === 200) log.info(`request ${JSON.stringify(summary)}`);
-    else log.error(`request ${JSON.stringify(summary)}`);
-    return Promise.resolve(response);
   };
 }

@@ -6,7 +6,8 @@ import { createAuthenticator, type Authenticate } from '../../src/lib/callerAuth
 import { loadConfig } from '../../src/lib/config';
 import type { GatewayResponse } from '../../src/lib/http';
 import { catalogEntry, deploymentEntry, type ModelCatalog } from '../../src/lib/modelCatalog';
-import { buildOpenApiDocument, makeOpenApiHandler } from '../../src/lib/openapi';
+import { buildGateway, gatewayHandler } from '../../src/lib/gateway';
+import { buildOpenApiDocument } from '../../src/lib/openapi';
 import {
   answer,
   baseEnv,
@@ -483,23 +484,19 @@ describe('health and document responses match the OpenAPI document', () => {
   });
 
   it('the document itself, and the error when the app settings are invalid', async () => {
-    const logs: string[] = [];
-    const log = {
-      info: (line: unknown) => logs.push(String(line)),
-      warn: () => undefined,
-      error: () => undefined,
-    };
+    const h = harness(answer(200, {}).fetch);
     const served = await conforms(
       '/openapi.json',
       'get',
-      await makeOpenApiHandler(() => loadConfig(baseEnv))(getRequest('openapi.json'), log),
+      await h.gateway.openApiDocument(getRequest('openapi.json'), h.context()),
     );
     expect(JSON.parse(served.body)).toEqual(contract.document);
-    expect(logs.join('\n')).toContain('"function":"openApiDocument"');
+    expect(h.logs.map((line) => line.text).join('\n')).toContain('"function":"openApiDocument"');
+    const misconfigured = gatewayHandler('openApiDocument', () => buildGateway({ env: {} }));
     const broken = await conforms(
       '/openapi.json',
       'get',
-      await makeOpenApiHandler(() => loadConfig({}))(getRequest('openapi.json'), log),
+      await misconfigured(getRequest('openapi.json'), h.context()),
     );
     expect([broken.status, errorCode(broken)]).toEqual([500, 'configuration_error']);
   });
