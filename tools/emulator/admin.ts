@@ -46,11 +46,16 @@ export interface EmulatorInfo {
   resourceGroup: string;
   accountName: string;
   location: string;
+  /** The default chat deployment, 'gpt-4o-mini'. */
   deployment: string;
+  /** Audience of caller tokens for the gateway API, 'api://keyless-gateway'. */
   apiAudience: string;
   urls: EmulatorUrls;
+  /** Value the identity endpoint expects in x-identity-header. */
   identityHeader: string;
+  /** PEM of the self-signed ARM certificate (for NODE_EXTRA_CA_CERTS or `tlsOptions.ca`). */
   caCertPath: string;
+  /** Absolute directory holding an executable `az`. */
   azBinDir: string;
   principals: EmulatorPrincipals;
 }

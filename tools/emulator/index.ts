@@ -49,24 +49,7 @@ export interface EmulatorOptions {
 
 export type CredentialKind = 'managedidentity' | 'azurecli';
 
-export interface Emulator {
-  tenantId: string;
-  subscriptionId: string;
-  resourceGroup: string;
-  accountName: string;
-  location: string;
-  /** The default chat deployment, 'gpt-4o-mini'. */
-  deployment: string;
-  /** Audience of caller tokens for the gateway API, 'api://keyless-gateway'. */
-  apiAudience: string;
-  urls: EmulatorUrls;
-  /** Value the identity endpoint expects in x-identity-header. */
-  identityHeader: string;
-  /** PEM of the self-signed ARM certificate (for NODE_EXTRA_CA_CERTS or `tlsOptions.ca`). */
-  caCertPath: string;
-  /** Absolute directory holding an executable `az`. */
-  azBinDir: string;
-  principals: EmulatorPrincipals;
+export interface Emulator extends EmulatorInfo {
   /**
    * Environment for the gateway app pointing at this emulator: every setting of src/lib/config.ts it needs,
    * IDENTITY_ENDPOINT/IDENTITY_HEADER for managedidentity (the default), AZURE_CLIENT_ID when userAssigned,
