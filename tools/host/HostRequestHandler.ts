@@ -87,6 +87,15 @@ function delay(ms: number): Promise<'timeout'> {
   });
 }
 
+/** What one invocation needs to know about the request it serves. */
+interface InvocationCall {
+  url: URL;
+  method: string;
+  params: Record<string, string>;
+  invocationId: string;
+  corsHeaders: Record<string, string>;
+}
+
 /**
  * Serves one request the way the Functions host does: CORS preflight, route prefix, route and method
  * matching, auth level keys, then the invocation, over the library's streaming proxy or buffered.
@@ -190,13 +199,7 @@ export class HostRequestHandler {
     fn: HttpFunction,
     req: IncomingMessage,
     res: ServerResponse,
-    call: {
-      url: URL;
-      method: string;
-      params: Record<string, string>;
-      invocationId: string;
-      corsHeaders: Record<string, string>;
-    },
+    call: InvocationCall,
   ): Promise<void> {
     let body: Buffer;
     try {
@@ -243,15 +246,7 @@ export class HostRequestHandler {
     fn: HttpFunction,
     req: IncomingMessage,
     res: ServerResponse,
-    call: {
-      url: URL;
-      method: string;
-      params: Record<string, string>;
-      invocationId: string;
-      corsHeaders: Record<string, string>;
-      host: string;
-      httpProxy: { port: number; agent: http.Agent };
-    },
+    call: InvocationCall & { host: string; httpProxy: { port: number; agent: http.Agent } },
   ): Promise<void> {
     const exchange = forwardToHttpProxy({
       agent: call.httpProxy.agent,
