@@ -29,11 +29,6 @@ export const boundedRetryAfter: PipelinePolicy = {
   },
 };
 
-export interface ArmClientOptions {
-  /** Extra trusted CA for a local ARM emulator; production uses the system trust store. */
-  ca?: string;
-}
-
 /**
  * Creates the control-plane client. The SDK is imported here, on first use, so functions that never
  * list models do not pay for loading it.
@@ -41,7 +36,6 @@ export interface ArmClientOptions {
 export async function createArmClient(
   config: Config,
   credential: TokenCredential,
-  options: ArmClientOptions = {},
 ): Promise<CognitiveServicesManagementClient> {
   const { CognitiveServicesManagementClient: Client } = await import('@azure/arm-cognitiveservices');
   return new Client(credential, config.arm.subscriptionId, {
@@ -50,6 +44,5 @@ export async function createArmClient(
     credentialScopes: [MANAGEMENT_SCOPE],
     retryOptions: { maxRetries: 1, maxRetryDelayInMs: MAX_RETRY_WAIT_MS },
     additionalPolicies: [{ policy: boundedRetryAfter, position: 'perRetry' }],
-    ...(options.ca ? { tlsOptions: { ca: options.ca } } : {}),
   });
 }

@@ -103,7 +103,6 @@ function describeFailure(error: unknown): string {
 }
 
 export interface CallerAuthOptions {
-  env?: NodeJS.ProcessEnv;
   /** Replaces the remote JWKS (tests). */
   keys?: JWTVerifyGetKey;
 }

@@ -230,11 +230,3 @@ export function managedIdentityPresent(env: NodeJS.ProcessEnv = process.env): bo
 export function appServiceAuthEnabled(env: NodeJS.ProcessEnv = process.env): boolean {
   return env.WEBSITE_AUTH_ENABLED?.toLowerCase() === 'true';
 }
-
-let cached: Config | undefined;
-
-/** The process's configuration, validated once on first use. */
-export function getConfig(): Config {
-  cached ??= loadConfig();
-  return cached;
-}

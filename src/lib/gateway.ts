@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import type { JWTVerifyGetKey } from 'jose';
 import type { AzureOpenAI } from 'openai';
 import { createArmClient } from './armClient';
 import { createAuthenticator, type Authenticate, type Caller } from './callerAuth';
@@ -249,35 +248,17 @@ function unhealthy(error: ApiError): ApiError {
   return new ApiError(503, error.code, `Not ready: ${error.message}`, { logDetail: error.logDetail ?? '' });
 }
 
-export interface GatewayOptions {
-  env?: NodeJS.ProcessEnv;
-  /** Replaces global fetch for Azure OpenAI calls (tests). */
-  fetch?: typeof fetch;
-  /** Extra CA the ARM client trusts (a local emulator). */
-  armCa?: string;
-  /** Replaces the tenant's JWKS (tests). */
-  jwks?: JWTVerifyGetKey;
-}
-
 /** Builds the gateway from settings. Constructors only describe configuration; nothing is fetched here. */
-export function buildGateway(options: GatewayOptions = {}): Gateway {
-  const env = options.env ?? process.env;
+export function buildGateway(env: NodeJS.ProcessEnv = process.env): Gateway {
   const config = loadConfig(env);
   const choice = chooseCredential(config.credential, env);
   const credential = createCredential(choice);
   let arm: ReturnType<typeof createArmClient> | undefined;
   return createGateway({
     config,
-    openai: createOpenAIClient(config, credential, options.fetch),
-    catalog: createModelCatalog(
-      config,
-      () => (arm ??= createArmClient(config, credential, options.armCa ? { ca: options.armCa } : {})),
-    ),
-    authenticate: createAuthenticator(
-      config.auth,
-      appServiceAuthEnabled(env),
-      options.jwks ? { keys: options.jwks } : {},
-    ),
+    openai: createOpenAIClient(config, credential),
+    catalog: createModelCatalog(config, () => (arm ??= createArmClient(config, credential))),
+    authenticate: createAuthenticator(config.auth, appServiceAuthEnabled(env)),
     limiter: createCallerLimiter(config.limits),
     credentialDescription: describeCredential(choice),
   });

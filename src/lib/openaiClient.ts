@@ -37,17 +37,13 @@ export function budgetAwareFetch(inner: Fetch = fetch): Fetch {
   };
 }
 
-export function createOpenAIClient(
-  config: Config,
-  credential: TokenCredential,
-  innerFetch?: Fetch,
-): AzureOpenAI {
+export function createOpenAIClient(config: Config, credential: TokenCredential): AzureOpenAI {
   return new AzureOpenAI({
     endpoint: config.openai.endpoint,
     apiVersion: config.openai.apiVersion,
     azureADTokenProvider: getBearerTokenProvider(credential, COGNITIVE_SERVICES_SCOPE),
     maxRetries: config.upstream.maxRetries,
     timeout: config.upstream.timeoutMs,
-    fetch: budgetAwareFetch(innerFetch),
+    fetch: budgetAwareFetch(),
   });
 }

@@ -492,7 +492,7 @@ describe('health and document responses match the OpenAPI document', () => {
     );
     expect(JSON.parse(served.body)).toEqual(contract.document);
     expect(h.logs.map((line) => line.text).join('\n')).toContain('"function":"openApiDocument"');
-    const misconfigured = gatewayHandler('openApiDocument', () => buildGateway({ env: {} }));
+    const misconfigured = gatewayHandler('openApiDocument', () => buildGateway({}));
     const broken = await conforms(
       '/openapi.json',
       'get',
