@@ -321,7 +321,8 @@ async function main(): Promise<void> {
         caCertPath: emulator.caCertPath,
         authorityHost: emulator.urls.authorityHost,
         tenantId: emulator.tenantId,
-        apiAudience: emulator.apiAudience,
+        apiClientId: emulator.api.clientId,
+        apiApplicationIdUri: emulator.api.applicationIdUri,
       },
     };
     await writeFile(devFile, `${JSON.stringify(devSettings, null, 2)}\n`, { mode: 0o600 });
