@@ -101,13 +101,23 @@ describe('the chat page in Chromium', () => {
         label: await node.textContent(),
       })),
     );
-    expect(options.map((option) => option.value)).toEqual(expected.map((entry) => entry.id));
+    // NOTE: the page starts on the gateway's default deployment, which it asks for by sending no model.
+    expect(options.map((option) => option.value)).toEqual([
+      '(default)',
+      ...expected.map((entry) => entry.id),
+    ]);
+    expect(await page.inputValue('#model')).toBe('(default)');
+    expect(await page.textContent('#model-details')).toContain('default deployment');
     for (const entry of expected) {
       const label = options.find((option) => option.value === entry.id)?.label ?? '';
-      expect(label).toContain(`${entry.model.name ?? ''} ${entry.model.version ?? ''}`);
+      expect(label).toContain(entry.model.version ?? '');
+      // NOTE: a deployment named after its model shows that name once; another deployment names its model.
+      if (entry.model.name === entry.id) expect(label.split(entry.id)).toHaveLength(2);
+      else expect(label).toContain(`${entry.model.name ?? ''} ${entry.model.version ?? ''}`);
       if (entry.retirement_date) expect(label).toContain(`retires ${entry.retirement_date.slice(0, 10)}`);
     }
     const first = expected[0];
+    await page.selectOption('#model', first?.id ?? '');
     const details = await page.textContent('#model-details');
     expect(details).toContain(`version ${first?.model.version ?? ''}`);
     expect(details).toContain(
