@@ -86,7 +86,11 @@ const rolesOf = (payload: JWTPayload): unknown[] => (Array.isArray(payload.roles
  */
 const isAppOnly = (payload: JWTPayload): boolean => payload.idtyp === 'app' || payload.scp === undefined;
 
-const forbidden = (code: string, message: string, challenge?: string): ApiError =>
+const forbidden = (
+  code: 'insufficient_scope' | 'missing_role' | 'app_only_token',
+  message: string,
+  challenge?: string,
+): ApiError =>
   new ApiError(403, code, message, challenge ? { headers: { 'www-authenticate': challenge } } : {});
 
 function describeFailure(error: unknown): string {
