@@ -211,7 +211,7 @@ describe('the chat page in Chromium', () => {
     await page.waitForSelector('#alert[data-kind="unauthenticated"]');
     expect(await page.textContent('#alert')).toContain('The access token has expired.');
 
-    stack.callerToken = await stack.emulator.mintCallerToken({ claims: { scp: undefined } });
+    stack.callerToken = await stack.emulator.mintCallerToken({ claims: { scp: 'User.Read' } });
     await page.reload();
     await page.waitForSelector('#alert[data-kind="forbidden"]');
     expect(await page.textContent('#alert')).toContain('not allowed to use this API');
