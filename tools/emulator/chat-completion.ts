@@ -56,6 +56,8 @@ export interface Completion {
 
 /** Tokens charged up front when the request sets no max_tokens (rate limits and the context check). */
 export const DEFAULT_COMPLETION_TOKENS = 16;
+/** Test control: `[[words:N]]` in a user message makes the model's own answer N tokens long. */
+const ANSWER_LENGTH = /\[\[words:(\d{1,6})\]\]/;
 /** Tokens streamed before `[[block-completion]]` makes the filter cut the answer. */
 const TOKENS_BEFORE_COMPLETION_FILTER = 3;
 /** Image parts are charged a flat amount, like a low-detail image. */
@@ -209,6 +211,14 @@ export function parseChatRequest(body: unknown, surface: ChatSurface = 'ga'): Ch
       'stream_options',
     );
   }
+  // NOTE: OpenAI's enum wording and code; a guess that Azure words it the same.
+  if (typeof body.tool_choice === 'string' && !['none', 'auto', 'required'].includes(body.tool_choice)) {
+    return invalid(
+      `Invalid value: '${body.tool_choice}'. Supported values are: 'none', 'auto', and 'required'.`,
+      'tool_choice',
+      'invalid_value',
+    );
+  }
   return {
     messages,
     maxTokens: maxTokens ?? maxCompletionTokens,
@@ -320,6 +330,22 @@ function completionIdSuffix(): string {
   return Array.from(randomBytes(29), (byte) => ID_ALPHABET[byte % ID_ALPHABET.length] ?? 'A').join('');
 }
 
+/** The answer at the length `[[words:N]]` asks for: cut, or continued with the prompt's words over again. */
+function withLength(tokens: string[], request: ChatRequest): string[] {
+  const asked = request.messages
+    .filter((message) => message.role === 'user')
+    .map((message) => ANSWER_LENGTH.exec(message.text)?.[1])
+    .find((value) => value !== undefined);
+  if (asked === undefined) return tokens;
+  const length = Math.max(1, Number(asked));
+  const filler = tokens.slice(1);
+  const result = tokens.slice(0, length);
+  for (let position = 0; result.length < length; position += 1) {
+    result.push(filler[position % filler.length] ?? ' more');
+  }
+  return result;
+}
+
 /** Tokens a tool call's arguments count for: about four characters a token, like the prompt estimate. */
 const argumentTokens = (call: PlannedToolCall): number => Math.ceil(call.arguments.length / 4) + 1;
 
@@ -350,7 +376,7 @@ function choiceFor(
   }
   const json = request.responseFormat.type !== 'text';
   const text = index > 0 && !json ? `Alternative ${index}: ${reply.text}` : reply.text;
-  const tokens = textTokens(text, json);
+  const tokens = json ? textTokens(text, true) : withLength(textTokens(text, false), request);
   if (contentFilterTrigger(request) === 'completion') {
     return {
       ...base,

@@ -49,13 +49,17 @@ function quote(text: string, words = QUOTED_WORDS): string {
 const lastOf = (messages: ReplyMessage[], role: string): ReplyMessage | undefined =>
   messages.findLast((message) => message.role === role);
 
-/** The last word with a letter in it, without punctuation: "weather in Paris?" → "Paris". */
+/**
+ * The word a value is made of: the last capitalised word after the first ("weather in Paris?" → "Paris"),
+ * else the last word with a letter in it, without punctuation.
+ */
 function subjectOf(text: string, skip: readonly string[] = []): string {
   const candidates = normalise(text)
     .split(' ')
     .map((word) => word.replace(/^[^\p{L}\p{N}]+|[^\p{L}\p{N}]+$/gu, ''))
     .filter((word) => /\p{L}/u.test(word) && !skip.includes(word.toLowerCase()));
-  return candidates.at(-1) ?? 'emulator';
+  const named = candidates.slice(1).filter((word) => /^\p{Lu}/u.test(word));
+  return named.at(-1) ?? candidates.at(-1) ?? 'emulator';
 }
 
 const firstNumberIn = (text: string): number | undefined => {
