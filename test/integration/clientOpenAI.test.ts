@@ -136,9 +136,9 @@ describe('the openai client', () => {
       tool_choice: { type: 'function', function: { name: 'get_weather' } },
     });
     const final = await helper.finalChatCompletion();
-    expect(final.choices[0]?.message.tool_calls?.[0]?.function).toMatchObject({
-      name: 'get_weather',
-      parsed_arguments: { city: 'Oslo' },
+    expect(final.choices[0]?.message.tool_calls?.[0]).toMatchObject({
+      type: 'function',
+      function: { name: 'get_weather', parsed_arguments: { city: 'Oslo' } },
     });
   });
 
