@@ -109,6 +109,11 @@ export const errorCodes = {
     situation: 'the app has no Azure token (no `az login`, no managed identity)',
     hint: "Run `az login` locally; check the Function App's identity in Azure.",
   },
+  limits_unavailable: {
+    status: 503,
+    situation: 'the shared limits store (Redis) did not answer and `LIMITS_REDIS_FAIL_MODE` is `closed`',
+    hint: 'Retry after `Retry-After` seconds; the operator checks the Azure Managed Redis.',
+  },
   role_assignment_pending: {
     status: 503,
     situation: 'deep health: the identity lacks its Azure OpenAI role',

@@ -101,7 +101,7 @@ export async function runAzCommand(ctx: EmulatorContext, args: readonly string[]
   const resource = scope?.replace(/\/\.default$/, '') ?? options.get('resource') ?? DEFAULT_RESOURCE;
   if (!isKnownResource(resource)) return failure(unknownResourceMessage(resource, ctx.ids.tenantId));
 
-  const { token, expiresOn } = await ctx.entra.issueServiceToken(developerSubject(ctx.principals), resource);
+  const { token, expiresOn } = await ctx.serviceTokens.issue(developerSubject(ctx.principals), resource);
   const answer = {
     accessToken: token,
     expiresOn: azLocalTime(expiresOn),

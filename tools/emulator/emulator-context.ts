@@ -2,6 +2,7 @@ import type { Entra, TokenSubject } from './entra';
 import type { FaultStore } from './faults';
 import type { RateLimits } from './rate-limits';
 import type { RoleStore } from './roles';
+import type { ServiceTokens } from './service-tokens';
 
 export interface EmulatorUrls {
   /** The http server: identity endpoint, Entra authority, Azure OpenAI data plane, admin. */
@@ -50,6 +51,7 @@ export interface EmulatorContext {
   identityHeader: string;
   urls: EmulatorUrls;
   entra: Entra;
+  serviceTokens: ServiceTokens;
   roles: RoleStore;
   faults: FaultStore;
   rateLimits: RateLimits;
@@ -89,6 +91,9 @@ const knownResources = [
   'https://ai.azure.com',
   'https://management.azure.com',
   'https://management.core.windows.net',
+  // NOTE: Azure Managed Redis with Microsoft Entra ID: tokens for https://redis.azure.com/.default
+  // (learn.microsoft.com/azure/redis/entra-for-authentication).
+  'https://redis.azure.com',
 ];
 
 export function isKnownResource(resource: string): boolean {

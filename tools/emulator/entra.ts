@@ -172,9 +172,10 @@ export class Entra {
   async issueServiceToken(
     subject: TokenSubject,
     resource: string,
+    lifetimeSeconds = TOKEN_LIFETIME_SECONDS,
   ): Promise<{ token: string; expiresOn: number }> {
     const now = Math.floor(Date.now() / 1000);
-    const expiresOn = now + TOKEN_LIFETIME_SECONDS;
+    const expiresOn = now + lifetimeSeconds;
     const claims: JWTPayload = {
       aud: resource,
       iss: this.v1Issuer,

@@ -81,7 +81,7 @@ export function createIdentityEndpoint(ctx: EmulatorContext): RequestHandler {
       sendIdentityError(res, 400, unknownResourceMessage(resource, ctx.ids.tenantId));
       return;
     }
-    const { token, expiresOn } = await ctx.entra.issueServiceToken(subject, resource);
+    const { token, expiresOn } = await ctx.serviceTokens.issue(subject, resource);
     sendJson(res, 200, {
       access_token: token,
       expires_on: String(expiresOn),

@@ -23,6 +23,7 @@ import {
   type ApiRegistration,
   type CallerTokenOptions,
 } from './entra';
+import { ServiceTokens, type ServiceTokenListener } from './service-tokens';
 import { FaultStore } from './faults';
 import { sendJson, type RequestHandler } from './http-util';
 import { createIdentityEndpoint, IDENTITY_PATH } from './identity-endpoint';
@@ -35,6 +36,7 @@ export type { EmulatorAdmin, EmulatorInfo } from './admin';
 export { connectEmulatorAdmin, EmulatorAdminError, type RemoteEmulatorAdmin } from './admin-client';
 export type { EmulatorPrincipals, EmulatorStats, EmulatorUrls } from './emulator-context';
 export type { ApiRegistration, CallerTokenOptions } from './entra';
+export type { IssuedServiceToken, ServiceTokenListener } from './service-tokens';
 export type { Fault, FaultTarget, LatencyFault, ResetFault, StallFault, StatusFault } from './faults';
 export type { RateLimit } from './rate-limits';
 export type { RoleAssignment, RoleAssignmentRequest, RoleName, RoleScope } from './roles';
@@ -51,6 +53,8 @@ export interface EmulatorOptions {
   propagationDelaySeconds?: number;
   /** Items per ARM page. Default 2, so every client exercises nextLink paging. */
   armPageSize?: number;
+  /** Lifetime of service tokens per resource (such as https://redis.azure.com), in seconds. Default 3600. */
+  serviceTokenLifetimeSeconds?: Record<string, number>;
 }
 
 export type CredentialKind = 'managedidentity' | 'azurecli';
@@ -69,6 +73,8 @@ export interface Emulator extends EmulatorInfo {
    * a daemon's client-credentials token. See entra.ts for the claims and their source.
    */
   mintCallerToken(options?: CallerTokenOptions): Promise<string>;
+  /** Calls `listener` with every service token issued from now on (see service-tokens.ts); returns an unsubscribe. */
+  onServiceToken(listener: ServiceTokenListener): () => void;
   admin: EmulatorAdmin;
   close(): Promise<void>;
 }
@@ -190,6 +196,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     identityHeader: randomBytes(16).toString('hex'),
     urls,
     entra,
+    serviceTokens: new ServiceTokens(entra, options.serviceTokenLifetimeSeconds),
     roles: new RoleStore(
       { account: accountScopeId(ids), subscription: subscriptionScopeId(ids) },
       seed,
@@ -274,6 +281,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       return settings;
     },
     mintCallerToken,
+    onServiceToken: (listener) => ctx.serviceTokens.onIssued(listener),
     admin,
     close: () => {
       closed ??= (async () => {
