@@ -18,7 +18,7 @@ function request(body: ReadableStream<Uint8Array>, headers: Record<string, strin
 const encoder = new TextEncoder();
 
 describe('reading a request body', () => {
-  it("answers 408 request_timeout when the body stalls past the deadline, and stops reading it soon after", async () => {
+  it('answers 408 request_timeout when the body stalls past the deadline, and stops reading it soon after', async () => {
     let cancelled = false;
     const stalled = new ReadableStream<Uint8Array>({
       start(controller) {
