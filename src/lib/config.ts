@@ -90,6 +90,7 @@ const settingsSchema = {
   STREAM_IDLE_TIMEOUT_MS: { schema: integer(1_000, 600_000), default: '30000' },
   MAX_CHOICES: { schema: integer(1, 16), default: '4' },
   MAX_BODY_BYTES: { schema: integer(1_024, 10_000_000), default: '1048576' },
+  BODY_READ_TIMEOUT_MS: { schema: integer(1_000, 600_000), default: '30000' },
   MAX_MESSAGES: { schema: integer(1, 10_000), default: '256' },
   MAX_MESSAGE_CHARS: { schema: integer(1, 10_000_000), default: '200000' },
   AUTH_MODE: {
@@ -152,7 +153,13 @@ export interface Config {
   };
   modelsCacheTtlMs: number;
   upstream: { timeoutMs: number; maxRetries: number; streamIdleTimeoutMs: number };
-  request: { maxBodyBytes: number; maxMessages: number; maxMessageChars: number; maxChoices: number };
+  request: {
+    maxBodyBytes: number;
+    bodyReadTimeoutMs: number;
+    maxMessages: number;
+    maxMessageChars: number;
+    maxChoices: number;
+  };
   auth: {
     mode: 'entra' | 'anonymous';
     tenantId: string | undefined;
@@ -239,6 +246,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     request: {
       maxBodyBytes: s.MAX_BODY_BYTES,
+      bodyReadTimeoutMs: s.BODY_READ_TIMEOUT_MS,
       maxMessages: s.MAX_MESSAGES,
       maxMessageChars: s.MAX_MESSAGE_CHARS,
       maxChoices: s.MAX_CHOICES,

@@ -39,6 +39,11 @@ export const errorCodes = {
     situation: 'body larger than `MAX_BODY_BYTES`',
     hint: 'Shorten the messages.',
   },
+  request_timeout: {
+    status: 408,
+    situation: 'the body did not arrive within `BODY_READ_TIMEOUT_MS`',
+    hint: 'Send the whole body at once; check the network path.',
+  },
   invalid_request: {
     status: 400,
     situation: 'schema violation: missing or unknown field, wrong type, value out of range',

@@ -75,7 +75,13 @@ export function createGateway(deps: GatewayDeps): Gateway {
   return {
     chatCompletions: serve(
       'chatCompletions',
-      caller(chatCompletions({ parse, complete, maxBodyBytes: config.request.maxBodyBytes })),
+      caller(
+        chatCompletions({
+          parse,
+          complete,
+          body: { maxBytes: config.request.maxBodyBytes, timeoutMs: config.request.bodyReadTimeoutMs },
+        }),
+      ),
     ),
     listModels: serve('listModels', caller(listModels(catalog))),
     getModel: serve('getModel', caller(getModel(catalog))),

@@ -47,6 +47,7 @@ describe('startHost in this process', () => {
         'adminOnly',
         'boom',
         'echo',
+        'flood',
         'items',
         'logs',
         'secret',

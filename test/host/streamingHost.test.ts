@@ -165,21 +165,49 @@ describe('the local host with enableHttpStream', () => {
     expect(host.logs()).toContain('postInvocation hook saw preInvocation for logs');
   });
 
-  it('keeps serving after a client disconnects in the middle of a stream', async () => {
+  it("cancels the function's body stream within a second when the client disconnects, and keeps serving", async () => {
     const controller = new AbortController();
     const response = await fetch(`${host.apiBaseUrl}/stream?count=20&intervalMs=100`, {
       signal: controller.signal,
     });
     const reader = (response.body as ReadableStream<Uint8Array> | null)?.getReader();
     const first = await reader?.read();
+    const abortedAt = performance.now();
     controller.abort();
     await expect(reader?.read()).rejects.toThrow();
 
     expect(new TextDecoder().decode(first?.value)).toBe('chunk 1\n');
+    // NOTE: fails with @azure/functions as published: its proxy reads the body to the end whatever the client does.
+    await waitFor(() => host.logs().includes('stream cancelled after'), 1000);
+    expect(performance.now() - abortedAt).toBeLessThan(1000);
     const after = await fetch(`${host.apiBaseUrl}/items/after-abort`);
     expect(after.status).toBe(200);
-    await waitFor(() => host.logs().includes('stream finished after 20 chunks'), 5000);
+    expect(host.logs()).not.toContain('stream finished after 20 chunks');
     expect(() => process.kill(host.pid, 0)).not.toThrow();
     expect(host.logs()).not.toMatch(/uncaught|unhandled/i);
+  });
+
+  it("pulls the function's body only as fast as a slow client reads it", async () => {
+    const CHUNK = 64 * 1024;
+    const COUNT = 1000;
+    const response = await fetch(`${host.apiBaseUrl}/flood?count=${COUNT}&chunkBytes=${CHUNK}`);
+    const reader = (response.body as ReadableStream<Uint8Array> | null)?.getReader();
+    let received = (await reader?.read())?.value?.byteLength ?? 0;
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const pulledWhileIdle = Math.max(
+      0,
+      ...[...host.logs().matchAll(/flood pulled (\d+) chunks/g)].map((match) => Number(match[1])),
+    );
+    // NOTE: socket buffers between client, host and proxy hold a few MB; unpatched, all 62.5 MB is pulled at once.
+    expect(pulledWhileIdle * CHUNK).toBeLessThan(32 * 1024 * 1024);
+    expect(host.logs()).not.toContain('flood finished');
+
+    for (;;) {
+      const next = await reader?.read();
+      if (!next || next.done) break;
+      received += next.value.byteLength;
+    }
+    expect(received).toBe(COUNT * CHUNK);
+    await waitFor(() => host.logs().includes(`flood finished after ${COUNT} chunks`), 5000);
   });
 });

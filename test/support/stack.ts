@@ -21,6 +21,8 @@ export interface Stack {
   callerToken: string;
   /** The app host's output so far (stdout and stderr). */
   logs(): string;
+  /** Process id of the app host (which runs the app in the same process). */
+  hostPid: number;
   /** Stops the app host, then the emulator. Safe to call more than once. */
   stop(): Promise<void>;
 }
@@ -55,6 +57,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       apiBaseUrl: running.apiBaseUrl,
       callerToken,
       logs: () => running.logs(),
+      hostPid: running.pid,
       stop: () => {
         stopping ??= running.close().finally(() => emulator.close());
         return stopping;

@@ -44,6 +44,13 @@ describe('the build', () => {
     expect(await readdir(mapsDir)).toEqual(expect.arrayContaining(['index.js.map', 'arm.js.map']));
   });
 
+  it("ships @azure/functions with the project's patch of its HTTP proxy (patches/, applied on install)", async () => {
+    // NOTE: a message only the patched proxy has; without it client disconnects never reach the function.
+    expect(await readFile(path.join(distDir, 'index.js'), 'utf8')).toContain(
+      'The HTTP proxy connection closed before the response ended.',
+    );
+  });
+
   it('keeps the ARM SDK out of the entry point and in its own chunk', async () => {
     expect(await readFile(path.join(distDir, 'index.js'), 'utf8')).not.toContain(ARM_SDK_MARKER);
     expect(await readFile(path.join(distDir, 'arm.js'), 'utf8')).toContain(ARM_SDK_MARKER);

@@ -2,6 +2,7 @@ import type { EmulatorAdmin, EmulatorInfo } from './admin';
 import type { EmulatorStats } from './emulator-context';
 import type { CallerTokenOptions } from './entra';
 import type { RateLimit } from './rate-limits';
+import type { UpstreamRequestRecord } from './request-log';
 import type { RoleAssignment } from './roles';
 
 /** The admin API seen from another process: the EmulatorAdmin operations plus what the in-process object has. */
@@ -73,6 +74,9 @@ export function connectEmulatorAdmin(adminUrl: string, fetchImpl: typeof fetch =
     resetRateLimits: () => done('DELETE', '/rate-limits'),
     stats: () => call<EmulatorStats>('GET', '/stats'),
     resetStats: () => done('DELETE', '/stats'),
+    requests: () => call<UpstreamRequestRecord[]>('GET', '/requests'),
+    clearRequests: () => done('DELETE', '/requests'),
+    setTokenLifetime: (seconds) => done('PUT', '/token-lifetime', { seconds }),
     reset: () => done('POST', '/reset'),
     info: () => call<EmulatorInfo>('GET', '/info'),
     mintCallerToken: async (options = {}) => {

@@ -10,6 +10,7 @@ import {
 import { parseFault, type Fault } from './faults';
 import { InvalidInputError, isRecord, parseJson, readBody, sendJson, type RequestHandler } from './http-util';
 import { parseRateLimit, type RateLimit } from './rate-limits';
+import type { UpstreamRequestRecord } from './request-log';
 import {
   isRoleName,
   parseRoleAssignmentRequest,
@@ -35,7 +36,12 @@ export interface EmulatorAdmin {
   resetRateLimits(): Promise<void>;
   stats(): Promise<EmulatorStats>;
   resetStats(): Promise<void>;
-  /** Back to the seeded state: roles, faults, limits, stats and az login. */
+  /** Every Azure OpenAI request served since start or the last clear, oldest first, with how each ended. */
+  requests(): Promise<UpstreamRequestRecord[]>;
+  clearRequests(): Promise<void>;
+  /** Lifetime of the service tokens issued from now on (identity endpoint and `az`), in seconds. */
+  setTokenLifetime(seconds: number): Promise<void>;
+  /** Back to the start state: roles, faults, limits, stats, request records, token lifetime and az login. */
   reset(): Promise<void>;
 }
 
@@ -67,7 +73,19 @@ function attempt<T>(operation: () => T): Promise<T> {
   });
 }
 
-export function createLocalAdmin(ctx: EmulatorContext): EmulatorAdmin {
+const DEFAULT_TOKEN_LIFETIME_SECONDS = 3600;
+
+function parseTokenLifetime(value: unknown): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 86_400) {
+    throw new InvalidInputError('seconds must be an integer from 1 to 86400');
+  }
+  return value;
+}
+
+export function createLocalAdmin(
+  ctx: EmulatorContext,
+  startTokenLifetimeSeconds = DEFAULT_TOKEN_LIFETIME_SECONDS,
+): EmulatorAdmin {
   const admin: EmulatorAdmin = {
     setFault: (fault) =>
       attempt(() => {
@@ -104,8 +122,19 @@ export function createLocalAdmin(ctx: EmulatorContext): EmulatorAdmin {
       attempt(() => {
         Object.assign(ctx.stats, emptyStats());
       }),
+    requests: () => attempt(() => ctx.requests.list()),
+    clearRequests: () =>
+      attempt(() => {
+        ctx.requests.clear();
+      }),
+    setTokenLifetime: (seconds) =>
+      attempt(() => {
+        ctx.entra.serviceTokenLifetimeSeconds = parseTokenLifetime(seconds);
+      }),
     reset: () =>
       attempt(() => {
+        ctx.requests.clear();
+        ctx.entra.serviceTokenLifetimeSeconds = startTokenLifetimeSeconds;
         ctx.roles.reset();
         ctx.faults.clear();
         ctx.rateLimits.reset();
@@ -132,6 +161,13 @@ function adminRoutes(
     { method: 'GET', path: /^\/admin\/info$/, run: () => Promise.resolve(info()) },
     { method: 'GET', path: /^\/admin\/stats$/, run: () => admin.stats() },
     { method: 'DELETE', path: /^\/admin\/stats$/, run: () => admin.resetStats() },
+    { method: 'GET', path: /^\/admin\/requests$/, run: () => admin.requests() },
+    { method: 'DELETE', path: /^\/admin\/requests$/, run: () => admin.clearRequests() },
+    {
+      method: 'PUT',
+      path: /^\/admin\/token-lifetime$/,
+      run: (body) => admin.setTokenLifetime(parseTokenLifetime(isRecord(body) ? body.seconds : undefined)),
+    },
     { method: 'POST', path: /^\/admin\/faults$/, run: (body) => admin.setFault(parseFault(body)) },
     { method: 'DELETE', path: /^\/admin\/faults$/, run: () => admin.clearFaults() },
     { method: 'GET', path: /^\/admin\/roles$/, run: () => admin.listRoles() },

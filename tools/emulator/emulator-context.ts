@@ -1,6 +1,7 @@
 import type { Entra, TokenSubject } from './entra';
 import type { FaultStore } from './faults';
 import type { RateLimits } from './rate-limits';
+import type { RequestLog } from './request-log';
 import type { RoleStore } from './roles';
 import type { ServiceTokens } from './service-tokens';
 
@@ -56,6 +57,8 @@ export interface EmulatorContext {
   faults: FaultStore;
   rateLimits: RateLimits;
   stats: EmulatorStats;
+  /** Every Azure OpenAI request served, with how it ended (see request-log.ts). */
+  requests: RequestLog;
   az: { loggedIn: boolean };
   /** Fires when the emulator closes, so waits and stalled streams end at once. */
   closing: AbortSignal;

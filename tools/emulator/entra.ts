@@ -88,6 +88,12 @@ const TOKEN_LIFETIME_SECONDS = 3600;
  * (service tokens for the app's identities, caller tokens for the gateway's own API).
  */
 export class Entra {
+  /**
+   * Lifetime of service tokens (managed identity, `az`). Entra's default for access tokens is 60–90 minutes
+   * (Microsoft identity platform, "Configurable token lifetimes"); managed identity tokens last longer. Tests
+   * shorten it to see tokens expire and get refreshed within a run.
+   */
+  serviceTokenLifetimeSeconds = TOKEN_LIFETIME_SECONDS;
   private foreignKey: Promise<SigningKey> | undefined;
 
   private constructor(
@@ -172,7 +178,7 @@ export class Entra {
   async issueServiceToken(
     subject: TokenSubject,
     resource: string,
-    lifetimeSeconds = TOKEN_LIFETIME_SECONDS,
+    lifetimeSeconds: number = this.serviceTokenLifetimeSeconds,
   ): Promise<{ token: string; expiresOn: number }> {
     const now = Math.floor(Date.now() / 1000);
     const expiresOn = now + lifetimeSeconds;

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { setTimeout as delay } from 'node:timers/promises';
+import { noteBodyRead } from './request-log';
 
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void>;
 
@@ -25,7 +26,9 @@ export async function readBody(req: IncomingMessage): Promise<string> {
     if (size > MAX_BODY_BYTES) throw new BodyTooLargeError();
     chunks.push(buffer);
   }
-  return Buffer.concat(chunks).toString('utf8');
+  const text = Buffer.concat(chunks).toString('utf8');
+  noteBodyRead(req, text);
+  return text;
 }
 
 /** Input from the admin API or untyped code that cannot be honoured; the admin endpoint answers 400. */

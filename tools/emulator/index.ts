@@ -29,6 +29,7 @@ import { sendJson, type RequestHandler } from './http-util';
 import { createIdentityEndpoint, IDENTITY_PATH } from './identity-endpoint';
 import { createOpenAIDataPlane } from './openai-data-plane';
 import { RateLimits } from './rate-limits';
+import { RequestLog } from './request-log';
 import { RoleStore, type RoleName, type RoleScope } from './roles';
 import { createArmCertificate } from './tls';
 
@@ -39,6 +40,7 @@ export type { ApiRegistration, CallerTokenOptions } from './entra';
 export type { IssuedServiceToken, ServiceTokenListener } from './service-tokens';
 export type { Fault, FaultTarget, LatencyFault, ResetFault, StallFault, StatusFault } from './faults';
 export type { RateLimit } from './rate-limits';
+export type { RequestOutcome, UpstreamRequestRecord } from './request-log';
 export type { RoleAssignment, RoleAssignmentRequest, RoleName, RoleScope } from './roles';
 export { BLOCK_COMPLETION, BLOCK_PROMPT, DEFAULT_COMPLETION_TOKENS } from './chat-completion';
 
@@ -53,7 +55,9 @@ export interface EmulatorOptions {
   propagationDelaySeconds?: number;
   /** Items per ARM page. Default 2, so every client exercises nextLink paging. */
   armPageSize?: number;
-  /** Lifetime of service tokens per resource (such as https://redis.azure.com), in seconds. Default 3600. */
+  /** Lifetime of the tokens the identity endpoint and `az` hand out. Default 3600. */
+  tokenLifetimeSeconds?: number;
+  /** Lifetime per resource (such as https://redis.azure.com), in seconds; overrides `tokenLifetimeSeconds`. */
   serviceTokenLifetimeSeconds?: Record<string, number>;
 }
 
@@ -205,11 +209,13 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     faults: new FaultStore(),
     rateLimits: new RateLimits(),
     stats: emptyStats(),
+    requests: new RequestLog(),
     az: { loggedIn: true },
     closing: closing.signal,
   };
 
-  const admin = createLocalAdmin(ctx);
+  const admin = createLocalAdmin(ctx, options.tokenLifetimeSeconds);
+  if (options.tokenLifetimeSeconds !== undefined) await admin.setTokenLifetime(options.tokenLifetimeSeconds);
   const mintCallerToken = (tokenOptions?: CallerTokenOptions): Promise<string> =>
     entra.mintCallerToken(tokenOptions);
   const info = (): EmulatorInfo => ({
@@ -227,7 +233,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     identity: createIdentityEndpoint(ctx),
     az: createAzEndpoint(ctx),
     entra: createEntraEndpoint(entra),
-    openai: createOpenAIDataPlane(ctx),
+    openai: ctx.requests.record(createOpenAIDataPlane(ctx)),
   };
   const routeHttp: RequestHandler = (req, res, url) => {
     const { pathname } = url;

@@ -12,9 +12,6 @@ export interface IssuedServiceToken {
 /** May return a promise: the token is handed out once it settles (a local store has learnt it by then). */
 export type ServiceTokenListener = (issued: IssuedServiceToken) => void | Promise<void>;
 
-/** Entra's access tokens live 60–90 minutes (Microsoft identity platform, access token lifetime); one hour here. */
-const DEFAULT_LIFETIME_SECONDS = 3600;
-
 /**
  * Issues the tokens the app's identities ask for (managed identity endpoint, `az`) and tells listeners about
  * each. A listener stands in for what a real service knows by itself: a local redis-server cannot validate an
@@ -31,7 +28,8 @@ export class ServiceTokens {
   ) {}
 
   async issue(subject: TokenSubject, resource: string): Promise<{ token: string; expiresOn: number }> {
-    const lifetime = this.lifetimes[resource.replace(/\/+$/, '')] ?? DEFAULT_LIFETIME_SECONDS;
+    // NOTE: without a lifetime for this resource, Entra's own (settable through the admin API) applies.
+    const lifetime = this.lifetimes[resource.replace(/\/+$/, '')];
     const issued = await this.entra.issueServiceToken(subject, resource, lifetime);
     const report = { resource, objectId: subject.objectId, token: issued.token, expiresOn: issued.expiresOn };
     await Promise.all([...this.listeners].map(async (listener) => listener(report)));

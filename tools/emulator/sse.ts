@@ -2,6 +2,7 @@ import type { ServerResponse } from 'node:http';
 import type { StreamEvent } from './chat-completion';
 import type { StreamBreak } from './faults';
 import { sleepUnlessAborted } from './http-util';
+import { resetConnection } from './request-log';
 
 export interface SseOptions {
   perTokenMs: number;
@@ -37,7 +38,7 @@ export async function writeSse(
   for (const event of events) {
     if (options.streamBreak && sent >= options.streamBreak.afterChunks) {
       if (options.streamBreak.kind === 'reset') {
-        res.destroy();
+        resetConnection(res);
         return;
       }
       // NOTE: a stall keeps the socket open on purpose; it ends when the client gives up or the emulator closes.

@@ -1,19 +1,19 @@
 import type { ChatRequest } from '../chat/chatRequest';
 import type { CompleteChat } from '../chat/completeChat';
-import { readJsonBody } from '../request/requestBody';
+import { readJsonBody, type BodyLimits } from '../request/requestBody';
 import type { CallerCall } from '../request/requireCaller';
 import type { Route } from '../request/serve';
 
 export interface ChatCompletionsDeps {
   parse: (body: unknown) => ChatRequest;
   complete: CompleteChat;
-  maxBodyBytes: number;
+  body: BodyLimits;
 }
 
 /** POST /api/chat/completions: validate the body, then complete it upstream (streamed or not). */
-export function chatCompletions({ parse, complete, maxBodyBytes }: ChatCompletionsDeps): Route<CallerCall> {
+export function chatCompletions({ parse, complete, body: limits }: ChatCompletionsDeps): Route<CallerCall> {
   return async ({ request, caller, summary }) => {
-    const body = parse(await readJsonBody(request, maxBodyBytes));
+    const body = parse(await readJsonBody(request, limits.maxBytes, limits.timeoutMs));
     const result = await complete(body, caller.key, summary);
     return { response: result, streamDone: result.streamDone };
   };

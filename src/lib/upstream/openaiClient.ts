@@ -15,9 +15,21 @@ export const upstreamAttempts = new AsyncLocalStorage<{ count: number }>();
 
 type Fetch = typeof fetch;
 
+/** The longest wait openai-node sleeps as asked; a longer `retry-after` it replaces with its own 0.5–8 s backoff. */
+export const SDK_LONGEST_HONOURED_WAIT_MS = 60_000;
+
 /**
- * Tells the SDK not to retry when the upstream's requested wait would outlive the request's time budget,
- * so a long `retry-after` becomes a prompt 429 for the caller instead of a silent sleep.
+ * True when the SDK would retry before the time the upstream asked for (openai 7.x `retryRequest` treats a
+ * wait over 60 s as absent), so the request must not be retried at all.
+ */
+export function sdkWouldRetryEarly(waitMs: number): boolean {
+  return waitMs > SDK_LONGEST_HONOURED_WAIT_MS;
+}
+
+/**
+ * Tells the SDK not to retry when the upstream's requested wait would outlive the request's time budget, or
+ * is longer than the SDK honours, so a long `retry-after` becomes a prompt 429 for the caller instead of a
+ * silent sleep or an early retry against an upstream that asked us to wait.
  */
 export function budgetAwareFetch(inner: Fetch = fetch): Fetch {
   return async (input, init) => {
@@ -27,7 +39,7 @@ export function budgetAwareFetch(inner: Fetch = fetch): Fetch {
     const deadline = upstreamDeadline.getStore();
     if (deadline === undefined || (response.status !== 429 && response.status < 500)) return response;
     const wait = retryAfterMs(response.headers);
-    if (wait === undefined || Date.now() + wait <= deadline) return response;
+    if (wait === undefined || (Date.now() + wait <= deadline && !sdkWouldRetryEarly(wait))) return response;
     const headers = new Headers(response.headers);
     headers.set('x-should-retry', 'false');
     return new Response(response.body, { status: response.status, statusText: response.statusText, headers });

@@ -3,8 +3,12 @@ import type { ApiError } from '../errors';
 
 /**
  * Relays an upstream server-sent-event body to the caller byte for byte, as each chunk arrives. Reads are
- * pulled by the caller's side, so a slow reader slows the upstream instead of filling memory. A failure after
- * the first byte ends the stream with a final `data: {"error":…}` event instead of throwing.
+ * pulled by the caller's side, so a slow reader slows the upstream instead of filling memory, and a caller who
+ * leaves cancels the stream: `cancel()` aborts the upstream request and reports `cancelled`. Both hold in the
+ * Functions worker only because the project patches the library's HTTP proxy (patches/, see
+ * docs/decisions/patched-functions-http-proxy.md) to wait for `drain` and to cancel the body when the
+ * connection closes. A failure after the first byte ends the stream with a final `data: {"error":…}` event
+ * instead of throwing.
  */
 
 export interface Usage {
