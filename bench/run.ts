@@ -23,10 +23,17 @@ import {
 } from './publishSet';
 import { renderReport, updateDocs, type Results } from './report';
 import type { BenchSection, ReportRow } from './section';
-import { added, compare, requireNoErrors, type Stage } from './stage';
+import { added, compare, requireNoErrors, streamRequests, type Stage } from './stage';
 import { workerSide } from './workerSide';
 import { median, round } from './stats';
-import { spacing, timeStream, type StreamRequest, type StreamTiming } from './streaming';
+import {
+  alternating,
+  spacing,
+  timeOkStream,
+  timeStream,
+  type StreamRequest,
+  type StreamTiming,
+} from './streaming';
 
 /**
  * `npm run bench [-- --quick]`: what the gateway adds to every request, measured against the Azure emulator
@@ -154,22 +161,12 @@ async function measureStreaming(
   directToken: string,
 ): Promise<Results['streaming']> {
   const { emulator } = stage;
-  const messages = (index: number) => [{ role: 'user', content: `Benchmark stream ${index}` }];
-  const directRequest = (index: number): StreamRequest => ({
-    url: `${emulator.urls.openai}/openai/deployments/${emulator.deployment}/chat/completions?api-version=${API_VERSION}`,
-    headers: { authorization: `Bearer ${directToken}` },
-    body: { messages: messages(index), max_tokens: options.streamTokens, stream: true },
-  });
-  const gatewayRequest = (index: number): StreamRequest => ({
-    url: `${host.apiBaseUrl}/chat/completions`,
-    headers: { authorization: `Bearer ${stage.callerToken}` },
-    body: {
-      model: emulator.deployment,
-      messages: messages(index),
-      max_tokens: options.streamTokens,
-      stream: true,
-    },
-  });
+  const { direct: directRequest, gateway: gatewayRequest } = streamRequests(
+    stage,
+    directToken,
+    { url: `${host.apiBaseUrl}/chat/completions` },
+    options.streamTokens,
+  );
 
   await stage.openUpstream();
   await emulator.admin.setFault({
@@ -180,29 +177,15 @@ async function measureStreaming(
   log(
     `streaming: ${options.streams} streams per path, ${options.streamTokens} tokens ${options.streamPerTokenMs} ms apart`,
   );
-  const timings: { direct: StreamTiming[]; gateway: StreamTiming[] } = { direct: [], gateway: [] };
-  for (let index = -2; index < options.streams; index++) {
-    const order = index % 2 === 0 ? (['direct', 'gateway'] as const) : (['gateway', 'direct'] as const);
-    for (const name of order) {
-      const request = name === 'direct' ? directRequest(index) : gatewayRequest(index);
-      const timing = await timeStream(request, STREAM_TIMEOUT_MS);
-      if (timing.status !== 200) throw new Error(`${name} stream answered ${timing.status}`);
-      // NOTE: the first two of each are warm-up.
-      if (index >= 0) timings[name].push(timing);
-    }
-  }
+  const timings = await alternating(options.streams, {
+    direct: (index) => timeOkStream('direct', directRequest(index), STREAM_TIMEOUT_MS),
+    gateway: (index) => timeOkStream('gateway', gatewayRequest(index), STREAM_TIMEOUT_MS),
+  });
   // NOTE: the handler's own comparison: direct streams again, alternating with the handler in this phase.
-  const handlerPhase: { direct: number[]; handler: number[] } = { direct: [], handler: [] };
-  for (let index = -2; index < options.streams; index++) {
-    const order = index % 2 === 0 ? (['direct', 'handler'] as const) : (['handler', 'direct'] as const);
-    for (const name of order) {
-      const firstByte =
-        name === 'direct'
-          ? (await timeStream(directRequest(index), STREAM_TIMEOUT_MS)).ttfbMs
-          : await stage.handler.streamFirstByte(gatewayRequest(index).body);
-      if (index >= 0) handlerPhase[name].push(firstByte);
-    }
-  }
+  const handlerPhase = await alternating(options.streams, {
+    direct: async (index) => (await timeOkStream('direct', directRequest(index), STREAM_TIMEOUT_MS)).ttfbMs,
+    gateway: (index) => stage.handler.streamFirstByte(gatewayRequest(index).body),
+  });
   await emulator.admin.clearFaults();
 
   const ttfb = (list: StreamTiming[]) => median(list.map((timing) => timing.ttfbMs));
@@ -220,7 +203,7 @@ async function measureStreaming(
     ttfb_added_ms: round(ttfb(timings.gateway) - ttfb(timings.direct), 3),
     ttfb_direct_ms: round(ttfb(timings.direct), 3),
     ttfb_gateway_ms: round(ttfb(timings.gateway), 3),
-    handler_ttfb_added_ms: round(median(handlerPhase.handler) - median(handlerPhase.direct), 3),
+    handler_ttfb_added_ms: round(median(handlerPhase.gateway) - median(handlerPhase.direct), 3),
     total_added_ms: round(total(timings.gateway) - total(timings.direct), 3),
     spacing: { direct, gateway, preserved },
   };

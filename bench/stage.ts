@@ -5,6 +5,9 @@ import { summarize, type Batch, type PathSummary } from './load';
 import type { BenchOptions } from './options';
 import type { Comparison } from './report';
 import { round } from './stats';
+import type { StreamRequest } from './streaming';
+
+const API_VERSION = '2024-10-21';
 
 /** What every part of the run shares: the emulator, the app's settings and the direct client. */
 export interface Stage {
@@ -69,3 +72,30 @@ export const added = (paths: { direct: PathSummary; gateway: PathSummary }): Com
   throughput_ratio: round(paths.gateway.rps / paths.direct.rps, 3),
   ...paths,
 });
+
+/**
+ * The same streamed chat, by index, sent directly to the emulator's Azure OpenAI and to a gateway at
+ * `gateway.url` (its chat completions URL) with the caller token and `gateway.headers()`.
+ */
+export function streamRequests(
+  stage: Stage,
+  directToken: string,
+  gateway: { url: string; headers?: () => Record<string, string> },
+  maxTokens: number,
+  label = 'Benchmark stream',
+): { direct: (index: number) => StreamRequest; gateway: (index: number) => StreamRequest } {
+  const { emulator } = stage;
+  const messages = (index: number) => [{ role: 'user', content: `${label} ${index}` }];
+  return {
+    direct: (index) => ({
+      url: `${emulator.urls.openai}/openai/deployments/${emulator.deployment}/chat/completions?api-version=${API_VERSION}`,
+      headers: { authorization: `Bearer ${directToken}` },
+      body: { messages: messages(index), max_tokens: maxTokens, stream: true },
+    }),
+    gateway: (index) => ({
+      url: gateway.url,
+      headers: { authorization: `Bearer ${stage.callerToken}`, ...gateway.headers?.() },
+      body: { model: emulator.deployment, messages: messages(index), max_tokens: maxTokens, stream: true },
+    }),
+  };
+}

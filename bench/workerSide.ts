@@ -7,9 +7,9 @@ import { OpenAI } from 'openai';
 import { chatBatch, type ChatLoad } from './load';
 import { holdStreams, readRssBytes } from './memory';
 import type { BenchSection } from './section';
-import { added, compare, requireNoErrors, type Stage } from './stage';
+import { added, compare, requireNoErrors, streamRequests, type Stage } from './stage';
 import { median, round } from './stats';
-import { timeStream, type StreamRequest } from './streaming';
+import { alternating, timeOkStream } from './streaming';
 
 /**
  * Worker-side overhead: what runs in the Functions worker in Azure (the library's HTTP proxy and the
@@ -22,7 +22,6 @@ import { timeStream, type StreamRequest } from './streaming';
 const STREAM_TIMEOUT_MS = 60_000;
 /** RSS samples taken while every stream is open, 20 ms apart. */
 const MEMORY_SAMPLES = 25;
-const API_VERSION = '2024-10-21';
 
 export interface WorkerResults {
   /** Added p50 / p99 at the run's concurrency, and requests per second through the worker over direct. */
@@ -108,7 +107,7 @@ export function hostHeaders(port: number): Record<string, string> {
 }
 
 /** An OpenAI client whose requests reach the worker's proxy as the Functions host sends them. */
-function workerClient(port: number, callerToken: string): OpenAI {
+export function workerClient(port: number, callerToken: string): OpenAI {
   const hostFetch: typeof fetch = (input, init) => {
     const headers = new Headers(init?.headers);
     for (const [name, value] of Object.entries(hostHeaders(port))) headers.set(name, value);
@@ -145,52 +144,33 @@ async function measure(stage: Stage, worker: WorkerProcess): Promise<WorkerResul
 
   stage.log(`worker: ${options.streams} streams per path, time to first byte`);
   const directToken = await stage.directToken();
-  const messages = (index: number) => [{ role: 'user', content: `Benchmark stream ${index}` }];
-  const requests = {
-    direct: (index: number): StreamRequest => ({
-      url: `${emulator.urls.openai}/openai/deployments/${emulator.deployment}/chat/completions?api-version=${API_VERSION}`,
-      headers: { authorization: `Bearer ${directToken}` },
-      body: { messages: messages(index), max_tokens: options.streamTokens, stream: true },
-    }),
-    gateway: (index: number): StreamRequest => ({
-      url: `http://127.0.0.1:${worker.port}/api/chat/completions`,
-      headers: { authorization: `Bearer ${stage.callerToken}`, ...hostHeaders(worker.port) },
-      body: {
-        model: emulator.deployment,
-        messages: messages(index),
-        max_tokens: options.streamTokens,
-        stream: true,
-      },
-    }),
+  const gateway = {
+    url: `http://127.0.0.1:${worker.port}/api/chat/completions`,
+    headers: () => hostHeaders(worker.port),
   };
+  const requests = streamRequests(stage, directToken, gateway, options.streamTokens);
   await stage.openUpstream();
   await emulator.admin.setFault({
     kind: 'latency',
     firstTokenMs: options.streamFirstTokenMs,
     perTokenMs: options.streamPerTokenMs,
   });
-  const ttfb: { direct: number[]; gateway: number[] } = { direct: [], gateway: [] };
-  for (let index = -2; index < options.streams; index++) {
-    const order = index % 2 === 0 ? (['direct', 'gateway'] as const) : (['gateway', 'direct'] as const);
-    for (const name of order) {
-      const timing = await timeStream(requests[name](index), STREAM_TIMEOUT_MS);
-      if (timing.status !== 200) throw new Error(`worker ${name} stream answered ${timing.status}`);
-      // NOTE: the first two of each are warm-up.
-      if (index >= 0) ttfb[name].push(timing.ttfbMs);
-    }
-  }
+  const ttfbOf = async (name: 'direct' | 'gateway', index: number) =>
+    (await timeOkStream(`worker ${name}`, requests[name](index), STREAM_TIMEOUT_MS)).ttfbMs;
+  const ttfb = await alternating(options.streams, {
+    direct: (index) => ttfbOf('direct', index),
+    gateway: (index) => ttfbOf('gateway', index),
+  });
 
   stage.log(`worker: ${options.memoryStreams} concurrent streams, RSS of the worker process`);
   await emulator.admin.setFault({ kind: 'latency', firstTokenMs: 0, perTokenMs: options.memoryPerTokenMs });
-  const memoryRequest = (index: number): StreamRequest => ({
-    ...requests.gateway(index),
-    body: {
-      model: emulator.deployment,
-      messages: [{ role: 'user', content: `Benchmark memory ${index}` }],
-      max_tokens: options.memoryTokens,
-      stream: true,
-    },
-  });
+  const memoryRequests = streamRequests(
+    stage,
+    directToken,
+    gateway,
+    options.memoryTokens,
+    'Benchmark memory',
+  );
   await stage.openUpstream();
   await sleep(300);
   const baselineSamples: number[] = [];
@@ -201,7 +181,7 @@ async function measure(stage: Stage, worker: WorkerProcess): Promise<WorkerResul
   const baseline = median(baselineSamples);
   const held = await holdStreams({
     count: options.memoryStreams,
-    request: memoryRequest,
+    request: memoryRequests.gateway,
     pid: worker.pid,
     timeoutMs: options.memoryTokens * options.memoryPerTokenMs + 30_000,
     sampleEveryMs: 20,
