@@ -28,6 +28,8 @@ export interface RelayOptions {
   /** Turns whatever the upstream read threw into the error to report. */
   toError: (error: unknown, timedOut: boolean) => ApiError;
   onDone: (outcome: RelayOutcome) => void;
+  /** Called once, when the first upstream chunk arrives. */
+  onFirstChunk?: () => void;
 }
 
 const encoder = new TextEncoder();
@@ -44,6 +46,7 @@ export function relaySse(
   let sawDone = false;
   let usage: Usage | undefined;
   let finished = false;
+  let sawChunk = false;
 
   const finish = (outcome: RelayOutcome): void => {
     if (finished) return;
@@ -85,6 +88,8 @@ export function relaySse(
         try {
           const { done, value } = await readWithTimeout();
           if (!done) {
+            if (!sawChunk) options.onFirstChunk?.();
+            sawChunk = true;
             observe(value);
             controller.enqueue(value);
             return;
