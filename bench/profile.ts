@@ -4,6 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { OpenAI } from 'openai';
+import { format, resolveConfig } from 'prettier';
 import { startEmulator } from '../tools/emulator/index';
 import { spawnHost } from '../tools/host/index';
 import { runProcess } from './coldStart';
@@ -147,7 +148,9 @@ async function main(): Promise<void> {
     if (values.save) {
       const file = path.join(repoRoot, 'bench', 'saved', `${values.save}.json`);
       await mkdir(path.dirname(file), { recursive: true });
-      await writeFile(file, `${JSON.stringify(results, null, 2)}\n`);
+      // NOTE: formatted as the repository's Prettier settings want it, so the saved file stays as committed.
+      const text = await format(JSON.stringify(results), { ...(await resolveConfig(file)), filepath: file });
+      await writeFile(file, text);
       process.stderr.write(`wrote ${path.relative(repoRoot, file)}\n`);
     }
   } finally {
