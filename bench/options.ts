@@ -98,6 +98,6 @@ export function parseBenchOptions(argv: string[]): BenchOptions | undefined {
     armRequests: quick ? 300 : 500,
     armTtlSeconds: 2,
     updateDocs: values['update-docs'],
-    deadlineSeconds: quick ? 300 : 1800,
+    deadlineSeconds: quick ? 600 : 1800,
   };
 }
