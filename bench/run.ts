@@ -24,6 +24,7 @@ import {
 import { renderReport, updateDocs, type Results } from './report';
 import { median, round } from './stats';
 import { spacing, timeStream, type StreamRequest, type StreamTiming } from './streaming';
+import { measureTelemetryOverhead, renderTelemetryOverhead } from './telemetryOverhead';
 
 /**
  * `npm run bench [-- --quick]`: what the gateway adds to every request, measured against the Azure emulator
@@ -506,6 +507,9 @@ async function main(): Promise<void> {
     const memory = await measureMemory(options, stage, hostC);
     await hostC.close();
 
+    log('measuring what telemetry adds in the worker');
+    const telemetry = await measureTelemetryOverhead();
+
     const results: Results = {
       mode: options.quick ? 'quick' : 'full',
       date: new Date().toISOString(),
@@ -542,7 +546,7 @@ async function main(): Promise<void> {
     };
     await writeFile(path.join(repoRoot, 'bench', 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
     const report = renderReport(results);
-    process.stdout.write(`${report}\n`);
+    process.stdout.write(`${report}\n\n${renderTelemetryOverhead(telemetry)}\n`);
     if (options.updateDocs) {
       await updateDocs(path.join(repoRoot, 'docs', 'benchmarks.md'), report);
       log('updated docs/benchmarks.md');
