@@ -34,6 +34,7 @@ import {
   type StreamRequest,
   type StreamTiming,
 } from './streaming';
+import { measureTelemetryOverhead, renderTelemetryOverhead } from './telemetryOverhead';
 
 /**
  * `npm run bench [-- --quick]`: what the gateway adds to every request, measured against the Azure emulator
@@ -471,6 +472,9 @@ async function main(): Promise<void> {
       sectionDetails.push(...outcome.details);
     }
 
+    log('measuring what telemetry adds in the worker');
+    const telemetry = await measureTelemetryOverhead();
+
     const results: Results = {
       mode: options.quick ? 'quick' : 'full',
       date: new Date().toISOString(),
@@ -515,10 +519,10 @@ async function main(): Promise<void> {
     };
     await writeFile(
       path.join(repoRoot, 'bench', 'results.json'),
-      `${JSON.stringify({ ...results, ...sectionResults }, null, 2)}\n`,
+      `${JSON.stringify({ ...results, ...sectionResults, telemetry }, null, 2)}\n`,
     );
     const report = renderReport(results, { rows: sectionRows, details: sectionDetails });
-    process.stdout.write(`${report}\n`);
+    process.stdout.write(`${report}\n\n${renderTelemetryOverhead(telemetry)}\n`);
     if (options.updateDocs) {
       await updateDocs(path.join(repoRoot, 'docs', 'benchmarks.md'), report);
       log('updated docs/benchmarks.md');

@@ -232,6 +232,15 @@ module monitoring 'modules/monitoring.bicep' = {
   }
 }
 
+module usageWorkbook 'modules/usageWorkbook.bicep' = {
+  name: 'usage-workbook-${resourceToken}'
+  params: {
+    location: location
+    tags: allTags
+    appInsightsName: monitoring.outputs.appInsightsName
+  }
+}
+
 module storage 'modules/storage.bicep' = {
   name: 'storage-${resourceToken}'
   params: {

@@ -625,6 +625,43 @@ describe('a deployment with the shipped parameters', () => {
     expect(get(deployment, 'authentication.type')).toBe('UserAssignedIdentity');
   });
 
+  it("sends the app's own telemetry to the component the host uses, with the identity and no key", () => {
+    const snapshot = snapshotOf('typical');
+    const settings = appSettingsOf(siteOf(snapshot));
+    const component = onlyResourceOfType(snapshot.predictedResources, 'Microsoft.Insights/components');
+    const componentId = asString(component.id, 'component id');
+    expect(settings.get('APPLICATIONINSIGHTS_CONNECTION_STRING')).toBe(
+      `[reference('${componentId}', '2020-02-02').ConnectionString]`,
+    );
+    expect(get(component, 'properties.DisableLocalAuth')).toBe(true);
+    const publishers = roleAssignments(snapshot).filter(
+      (assignment) => roleId(assignment) === MONITORING_METRICS_PUBLISHER,
+    );
+    expect(publishers.map((assignment) => scopedTo(assignment, componentId))).toEqual([true]);
+  });
+
+  it("deploys a workbook on the component that runs the README's operations queries", async () => {
+    const snapshot = snapshotOf('typical');
+    const component = onlyResourceOfType(snapshot.predictedResources, 'Microsoft.Insights/components');
+    const workbook = onlyResourceOfType(snapshot.predictedResources, 'Microsoft.Insights/workbooks');
+    expect(get(workbook, 'properties.sourceId')).toBe(component.id);
+    const data = JSON.parse(asString(get(workbook, 'properties.serializedData'), 'serializedData')) as {
+      items: { type: number; content: { query?: string } }[];
+    };
+    const queries = data.items.flatMap((item) =>
+      item.type === 3 && item.content.query ? [item.content.query] : [],
+    );
+    expect(queries).toHaveLength(4);
+    const readme = await readFile(join(repoRoot, 'README.md'), 'utf8');
+    for (const query of queries) expect(readme).toContain(query);
+    const metrics = [
+      'gen_ai.client.token.usage',
+      'gateway.requests.throttled',
+      'gen_ai.response.time_to_first_chunk',
+    ];
+    for (const metric of metrics) expect(queries.join('\n')).toContain(metric);
+  });
+
   it("gives the app's identity the OpenAI User role on the account, and the host its data roles", () => {
     const snapshot = snapshotOf('typical');
     const account = onlyResourceOfType(snapshot.predictedResources, 'Microsoft.CognitiveServices/accounts');

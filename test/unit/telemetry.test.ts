@@ -165,11 +165,12 @@ const chat = (extra: Record<string, unknown> = {}, headers: Record<string, strin
 
 describe('telemetry of a plain chat completion', () => {
   it('counts the request, records input and output tokens and the upstream duration', async () => {
-    const { telemetry, points } = observe();
+    const { telemetry, spans, points } = observe();
     const upstream = answer(200, completion('Hi there'), { 'apim-request-id': 'upstream-1' });
     const h = harness(upstream.fetch, { telemetry });
     const response = await h.gateway.chatCompletions(chat(), h.context());
     expect(response.status).toBe(200);
+    await finishedSpans(spans, 2);
     const summary = summaryOf(h);
 
     expect(await points()).toEqual(

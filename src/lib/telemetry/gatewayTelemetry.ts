@@ -185,12 +185,15 @@ export function createGatewayTelemetry(options: GatewayTelemetryOptions): Reques
   };
 
   return {
+    // NOTE: recorded after the response has gone: the times are already taken, and the caller does not wait.
     record(request) {
-      try {
-        record(request);
-      } catch {
-        // NOTE: telemetry must never change an answer; a broken exporter shows in its own diagnostics.
-      }
+      setImmediate(() => {
+        try {
+          record(request);
+        } catch {
+          // NOTE: telemetry must never change an answer; a broken exporter shows in its own diagnostics.
+        }
+      });
     },
   };
 }
