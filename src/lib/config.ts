@@ -38,7 +38,11 @@ const resourceName = z
   .regex(/^[A-Za-z0-9][A-Za-z0-9._()-]{0,89}$/, 'must be a valid Azure resource name');
 export const deploymentNamePattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const deploymentName = z.string().regex(deploymentNamePattern, 'must be a valid deployment name');
-const guid = z.string().regex(/^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$/, 'must be a GUID');
+// NOTE: GUIDs are compared in lower case, the form tokens and ARM use; a setting pasted in upper case still matches.
+const guid = z
+  .string()
+  .regex(/^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$/, 'must be a GUID')
+  .transform((value) => value.toLowerCase());
 export const locationPattern = /^[a-z][a-z0-9]{1,39}$/;
 const location = z.string().regex(locationPattern, 'must be an Azure region name such as eastus2');
 
@@ -92,6 +96,7 @@ const settingsSchema = {
   LIMIT_TOKENS_PER_MINUTE: { schema: integer(0, 100_000_000), default: '60000' },
   LIMIT_MAX_TOKENS: { schema: integer(1, 1_000_000), default: '4096' },
   LIMIT_CONCURRENT_STREAMS: { schema: integer(0, 10_000), default: '4' },
+  LIMIT_EXPECTED_COMPLETION_TOKENS: { schema: integer(1, 1_000_000), default: '256' },
 } as const satisfies Record<string, { schema: z.ZodType; required?: true; default?: string | undefined }>;
 
 export type SettingName = keyof typeof settingsSchema;
@@ -142,6 +147,8 @@ export interface Config {
     tokensPerMinute: number;
     maxTokens: number;
     concurrentStreams: number;
+    /** Completion tokens reserved per choice before a request has run; settled with real usage after. */
+    expectedCompletionTokens: number;
   };
 }
 
@@ -172,6 +179,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (problems.length === 0 && s.AUTH_MODE === 'entra') {
     if (!s.AUTH_TENANT_ID) problems.push('AUTH_TENANT_ID is required when AUTH_MODE is entra');
     if (s.AUTH_AUDIENCE.length === 0) problems.push('AUTH_AUDIENCE is required when AUTH_MODE is entra');
+  }
+  if (
+    'AZURE_OPENAI_DEPLOYMENT' in values &&
+    'AZURE_OPENAI_ALLOWED_DEPLOYMENTS' in values &&
+    s.AZURE_OPENAI_ALLOWED_DEPLOYMENTS.length > 0 &&
+    !s.AZURE_OPENAI_ALLOWED_DEPLOYMENTS.includes(s.AZURE_OPENAI_DEPLOYMENT)
+  ) {
+    problems.push(
+      'AZURE_OPENAI_ALLOWED_DEPLOYMENTS must include the deployment named by AZURE_OPENAI_DEPLOYMENT',
+    );
   }
   if (problems.length > 0) throw new ConfigError(problems);
 
@@ -217,6 +234,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       tokensPerMinute: s.LIMIT_TOKENS_PER_MINUTE,
       maxTokens: s.LIMIT_MAX_TOKENS,
       concurrentStreams: s.LIMIT_CONCURRENT_STREAMS,
+      expectedCompletionTokens: s.LIMIT_EXPECTED_COMPLETION_TOKENS,
     },
   };
 }

@@ -486,6 +486,7 @@ describe('the Bicep templates', () => {
     expect(defaultOf('limitTokensPerMinute')).toBe(defaults.limits.tokensPerMinute);
     expect(defaultOf('limitMaxTokens')).toBe(defaults.limits.maxTokens);
     expect(defaultOf('limitConcurrentStreams')).toBe(defaults.limits.concurrentStreams);
+    expect(defaultOf('limitExpectedCompletionTokens')).toBe(defaults.limits.expectedCompletionTokens);
     expect(defaultOf('openAiApiVersion')).toBe(defaults.openai.apiVersion);
     expect(defaultOf('callerAuthMode')).toBe('entra');
     expect(defaultOf('allowAnonymousCallers')).toBe(false);
@@ -713,6 +714,7 @@ describe('a deployment against an existing account in another resource group', (
       tokensPerMinute: 20000,
       maxTokens: 1024,
       concurrentStreams: 2,
+      expectedCompletionTokens: 256,
     });
   });
 });

@@ -31,8 +31,13 @@ export interface Completion {
   choices: { index: number; tokens: string[]; finishReason: FinishReason }[];
 }
 
-/** Tokens generated when the request sets no max_tokens; a small, fixed answer like a short reply. */
+/**
+ * How long the model's own answer is: a short reply, as chat models usually give. `max_tokens` only cuts it
+ * shorter (finish_reason `length`): Azure's reference defines it as the most tokens that can be generated.
+ */
 export const DEFAULT_COMPLETION_TOKENS = 16;
+/** Test control: `[[words:N]]` in a user message makes the model's own answer N tokens long. */
+const ANSWER_LENGTH = /\[\[words:(\d{1,6})\]\]/;
 /** Tokens streamed before `[[block-completion]]` makes the filter cut the answer. */
 const TOKENS_BEFORE_COMPLETION_FILTER = 3;
 /** Image parts are charged a flat amount, like a low-detail image. */
@@ -208,20 +213,27 @@ function completionIdSuffix(): string {
   return Array.from(randomBytes(29), (byte) => ID_ALPHABET[byte % ID_ALPHABET.length] ?? 'A').join('');
 }
 
-/** The generated answer: one word (' lorem') per token, `max_tokens` of them or 16. */
+/** The length of the model's own answer: `[[words:N]]` in a user message, else a short reply. */
+function answerLength(request: ChatRequest): number {
+  for (const message of request.messages) {
+    const match = message.role === 'user' ? ANSWER_LENGTH.exec(message.text) : null;
+    if (match?.[1] !== undefined) return Math.max(1, Number(match[1]));
+  }
+  return DEFAULT_COMPLETION_TOKENS;
+}
+
+/** The generated answer: one word (' lorem') per token, the model's own length cut at `max_tokens`. */
 export function generateCompletion(
   request: ChatRequest,
   model: CatalogModel,
   promptTokens: number,
 ): Completion {
-  const requested = request.maxTokens ?? DEFAULT_COMPLETION_TOKENS;
+  const natural = answerLength(request);
+  const cut = request.maxTokens !== undefined && request.maxTokens < natural;
+  const requested = cut ? (request.maxTokens ?? natural) : natural;
   const filtered = contentFilterTrigger(request) === 'completion';
   const count = filtered ? Math.min(requested, TOKENS_BEFORE_COMPLETION_FILTER) : requested;
-  const finishReason: FinishReason = filtered
-    ? 'content_filter'
-    : request.maxTokens === undefined
-      ? 'stop'
-      : 'length';
+  const finishReason: FinishReason = filtered ? 'content_filter' : cut ? 'length' : 'stop';
   const choices = Array.from({ length: request.n }, (_, index) => {
     const random = seededRandom(promptSeed(request, index));
     const tokens = Array.from(
