@@ -1,9 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { estimatePromptTokens } from '../../src/lib/caller/tokenCharge';
 import { chatRequest, harness } from '../support/gatewayHarness';
+import { sseEvent as event, sseUpstream } from '../support/sseUpstream';
 
-const encoder = new TextEncoder();
-const event = (data: unknown) => `data: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`;
 const chunk = (content: string) => ({
   id: 'c1',
   object: 'chat.completion.chunk',
@@ -11,35 +10,6 @@ const chunk = (content: string) => ({
   model: 'gpt-4o-mini',
   choices: [{ index: 0, delta: { content }, finish_reason: null, content_filter_results: {} }],
 });
-
-interface Step {
-  afterMs: number;
-  text?: string;
-  fail?: Error;
-}
-
-/** An upstream whose SSE body is written step by step on a timer, like Azure's; it keeps the bodies it was sent. */
-function sseUpstream(steps: Step[], sent: string[] = []): typeof fetch {
-  return (_input, init) => {
-    sent.push(typeof init?.body === 'string' ? init.body : '');
-    let index = 0;
-    const body = new ReadableStream<Uint8Array>({
-      async pull(controller) {
-        const step = steps[index++];
-        if (!step) {
-          controller.close();
-          return;
-        }
-        await new Promise((resolve) => setTimeout(resolve, step.afterMs));
-        if (step.fail) controller.error(step.fail);
-        else if (step.text !== undefined) controller.enqueue(encoder.encode(step.text));
-      },
-    });
-    return Promise.resolve(
-      new Response(body, { status: 200, headers: { 'content-type': 'text/event-stream' } }),
-    );
-  };
-}
 
 async function readTimed(stream: ReadableStream<Uint8Array>) {
   const reader = stream.getReader();

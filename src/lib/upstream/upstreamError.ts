@@ -6,8 +6,9 @@ import {
   OpenAIError,
 } from 'openai';
 import { ConfigError } from '../config';
+import { upstreamCode } from '../errorCodes';
 import { ApiError, internalError, retryAfterHeaders } from '../errors';
-import { retryAfterMs } from './openaiClient';
+import { retryAfterMs } from './retryAfter';
 
 /**
  * Maps whatever an upstream call threw (openai SDK, ARM SDK, credential) onto the gateway's error contract.
@@ -81,7 +82,10 @@ function fromOpenAI(error: APIError<number>, deployment: string): ApiError {
       typeof upstream.message === 'string'
         ? truncate(upstream.message)
         : 'Azure OpenAI rejected the request.';
-    return new ApiError(400, code === '400' ? 'invalid_request' : code, message, { param, logDetail });
+    return new ApiError(400, code === '400' ? 'invalid_request' : upstreamCode(code), message, {
+      param,
+      logDetail,
+    });
   }
   if (status === 401 || status === 403) {
     return new ApiError(502, 'upstream_permission_denied', PERMISSION_HINT, { logDetail });
@@ -121,11 +125,7 @@ function fromArm(error: RestErrorLike): ApiError {
       { logDetail },
     );
   }
-  if (status === 429) {
-    const header = error.response?.headers.get('retry-after');
-    const seconds = Number.parseFloat(header ?? '');
-    return rateLimited(Number.isFinite(seconds) ? seconds * 1000 : undefined, 'Azure Resource Manager');
-  }
+  if (status === 429) return rateLimited(retryAfterMs(error.response?.headers), 'Azure Resource Manager');
   if (status === 0)
     return new ApiError(502, 'upstream_unreachable', 'Azure Resource Manager could not be reached.', {
       logDetail: `ARM ${error.code ?? 'network error'}`,
