@@ -530,6 +530,7 @@ describe('a deployment with the shipped parameters', () => {
       tokensPerMinute: 60000,
       maxTokens: 4096,
       concurrentStreams: 4,
+      expectedCompletionTokens: 256,
     });
   });
 
