@@ -17,6 +17,8 @@ import { jsonResponse, type Logger } from './http';
 import { limitRequests } from './request/limitRequests';
 import { requireCaller } from './request/requireCaller';
 import { makeServe, type Handler } from './request/serve';
+import type { RequestTelemetry } from './telemetry/requestTelemetry';
+import { activeTelemetry } from './telemetry/startTelemetry';
 import { createArmClient } from './upstream/armClient';
 import { createOpenAIClient } from './upstream/openaiClient';
 import { toApiError } from './upstream/upstreamError';
@@ -38,6 +40,8 @@ export interface GatewayDeps {
   credentialDescription: string;
   /** Where a streamed request's summary goes once its stream ends. Default: console. */
   lateLog?: Logger;
+  /** Metrics and traces of each request; set only when telemetry is configured. */
+  telemetry?: RequestTelemetry | undefined;
 }
 
 export interface Gateway {
@@ -53,6 +57,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
   const { config, catalog } = deps;
   const serve = makeServe({
     lateLog: deps.lateLog,
+    telemetry: deps.telemetry,
     announce: (log) => {
       log.info(`credential: ${deps.credentialDescription}; caller authentication: ${config.auth.mode}`);
       if (config.auth.mode === 'anonymous') {
@@ -97,6 +102,7 @@ export function buildGateway(env: NodeJS.ProcessEnv = process.env): Gateway {
     authenticate: createAuthenticator(config.auth, appServiceAuthEnabled(env)),
     limiter: createCallerLimiter(config.limits),
     credentialDescription: describeCredential(choice),
+    telemetry: activeTelemetry(),
   });
 }
 

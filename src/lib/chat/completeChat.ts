@@ -14,7 +14,7 @@ import type { ChatRequest } from './chatRequest';
 import type { Config } from '../config';
 import { ApiError } from '../errors';
 import { jsonResponse, type GatewayResponse } from '../http';
-import { upstreamDeadline } from '../upstream/openaiClient';
+import { upstreamAttempts, upstreamDeadline } from '../upstream/openaiClient';
 import { relaySse, type RelayOutcome } from '../upstream/sseRelay';
 import { toApiError } from '../upstream/upstreamError';
 
@@ -27,6 +27,12 @@ export interface ChatSummary {
   /** Tokens the caller's per-minute limit was charged once the request settled. */
   chargedTokens?: number;
   upstreamRequestId?: string | null;
+  /** Retries the SDK made inside the upstream call. */
+  retries?: number;
+  /** The upstream call's duration, to the end of its stream when streamed. */
+  upstreamMs?: number;
+  /** From issuing the upstream request to its stream's first chunk. */
+  firstChunkMs?: number;
 }
 
 export interface ChatResult extends GatewayResponse {
@@ -95,12 +101,21 @@ export function makeCompleteChat({ config, client, limiter }: ChatDeps): Complet
     } as unknown as ChatCompletionCreateParamsNonStreaming;
     const deadline = AbortSignal.timeout(config.upstream.timeoutMs);
     const deadlineAt = Date.now() + config.upstream.timeoutMs;
+    const attempts = { count: 0 };
+    const upstreamStarted = performance.now();
+    const upstream = <T>(call: () => Promise<T>): Promise<T> =>
+      upstreamAttempts.run(attempts, () => upstreamDeadline.run(deadlineAt, call));
+    const upstreamEnded = (): void => {
+      summary.upstreamMs = Math.round(performance.now() - upstreamStarted);
+      summary.retries = Math.max(0, attempts.count - 1);
+    };
 
     if (!request.stream) {
       try {
-        const { data, response } = await upstreamDeadline.run(deadlineAt, () =>
+        const { data, response } = await upstream(() =>
           client.chat.completions.create(body, { signal: deadline }).withResponse(),
         );
+        upstreamEnded();
         summary.upstreamRequestId = upstreamRequestId(response.headers);
         recordUsage(summary, data);
         summary.chargedTokens = data.usage
@@ -108,20 +123,21 @@ export function makeCompleteChat({ config, client, limiter }: ChatDeps): Complet
           : charge.settleCounted(tokensForCharacters(generatedCharacters(data)));
         return jsonResponse(200, data);
       } catch (error) {
+        upstreamEnded();
         settleFailure(charge, error);
         throw toApiError(error, { deployment, timedOut: deadline.aborted });
       }
     }
 
     // NOTE: the deadline bounds the wait for Azure's answer; once the stream flows, STREAM_IDLE_TIMEOUT_MS does.
-    const upstream = new AbortController();
+    const streamAbort = new AbortController();
     const stopAtDeadline = (): void => {
-      upstream.abort();
+      streamAbort.abort();
     };
     deadline.addEventListener('abort', stopAtDeadline, { once: true });
     let response: Response;
     try {
-      response = await upstreamDeadline.run(deadlineAt, () =>
+      response = await upstream(() =>
         client.chat.completions
           .create(
             {
@@ -130,12 +146,13 @@ export function makeCompleteChat({ config, client, limiter }: ChatDeps): Complet
               // NOTE: always asked for, so the stream is charged by Azure's count; dropped again unless the caller asked.
               stream_options: { ...request.stream_options, include_usage: true },
             },
-            { signal: upstream.signal },
+            { signal: streamAbort.signal },
           )
           .asResponse(),
       );
       if (!response.body) throw new ApiError(502, 'upstream_error', 'Azure OpenAI returned an empty stream.');
     } catch (error) {
+      upstreamEnded();
       releaseStream?.();
       settleFailure(charge, error);
       throw toApiError(error, { deployment, timedOut: deadline.aborted });
@@ -149,7 +166,7 @@ export function makeCompleteChat({ config, client, limiter }: ChatDeps): Complet
       idleTimeoutMs: config.upstream.streamIdleTimeoutMs,
       dropUsageEvent: request.stream_options?.include_usage !== true,
       abort: () => {
-        upstream.abort();
+        streamAbort.abort();
       },
       toError: (error, idle) =>
         idle
@@ -157,7 +174,11 @@ export function makeCompleteChat({ config, client, limiter }: ChatDeps): Complet
           : error instanceof ApiError
             ? error
             : new ApiError(502, 'upstream_error', 'The Azure OpenAI stream ended unexpectedly.'),
+      onFirstChunk: () => {
+        summary.firstChunkMs = Math.round(performance.now() - upstreamStarted);
+      },
       onDone: (outcome) => {
+        upstreamEnded();
         releaseStream?.();
         if (outcome.usage) {
           recordUsage(summary, outcome);

@@ -28,6 +28,8 @@ export interface RelayOptions {
   onDone: (outcome: RelayOutcome) => void;
   /** Drops the usage-only event: the gateway asked Azure for it, the caller did not. */
   dropUsageEvent?: boolean;
+  /** Called once, when the first upstream chunk arrives. */
+  onFirstChunk?: () => void;
 }
 
 const encoder = new TextEncoder();
@@ -45,6 +47,7 @@ export function relaySse(
   let sawDone = false;
   let usage: Usage | undefined;
   let finished = false;
+  let sawChunk = false;
 
   const outcome = (kind: RelayOutcome['outcome'], error?: ApiError): RelayOutcome => ({
     outcome: kind,
@@ -107,6 +110,8 @@ export function relaySse(
           for (;;) {
             const { done, value } = await readWithTimeout();
             if (done) break;
+            if (!sawChunk) options.onFirstChunk?.();
+            sawChunk = true;
             const text = relayable(value);
             if (text.length > 0) {
               controller.enqueue(encoder.encode(text));
