@@ -98,7 +98,7 @@ param openAiDeploymentCapacity int = 50
 @description('Azure OpenAI data-plane API version the gateway calls (AZURE_OPENAI_API_VERSION).')
 param openAiApiVersion string = '2024-10-21'
 
-@description('Deployments callers may choose with "model" (AZURE_OPENAI_ALLOWED_DEPLOYMENTS); empty for only the default deployment.')
+@description('Deployments callers may choose with "model" (AZURE_OPENAI_ALLOWED_DEPLOYMENTS); the default deployment is always included.')
 param openAiAllowedDeployments string[] = []
 
 // ---------------------------------------------------------------------------------------------------
@@ -161,12 +161,12 @@ param corsAllowedOrigins string[] = []
 @maxValue(1000000)
 param limitRequestsPerMinute int = 60
 
-@description('Tokens per minute per caller, prompt estimate plus max_tokens (LIMIT_TOKENS_PER_MINUTE); 0 for no limit.')
+@description('Tokens per minute per caller, by the usage Azure OpenAI reports (LIMIT_TOKENS_PER_MINUTE); 0 for no limit.')
 @minValue(0)
 @maxValue(100000000)
 param limitTokensPerMinute int = 60000
 
-@description('Largest max_tokens a caller may ask for (LIMIT_MAX_TOKENS).')
+@description('Completion cap of every upstream request, and the largest max_tokens a caller may ask for (LIMIT_MAX_TOKENS).')
 @minValue(1)
 @maxValue(1000000)
 param limitMaxTokens int = 4096
@@ -175,6 +175,11 @@ param limitMaxTokens int = 4096
 @minValue(0)
 @maxValue(10000)
 param limitConcurrentStreams int = 4
+
+@description('Completion tokens per choice reserved when a request is admitted, before its real usage is known (LIMIT_EXPECTED_COMPLETION_TOKENS).')
+@minValue(1)
+@maxValue(1000000)
+param limitExpectedCompletionTokens int = 256
 
 // ---------------------------------------------------------------------------------------------------
 // Derived values
@@ -297,7 +302,7 @@ var gatewaySettings = union(
     AZURE_OPENAI_DEPLOYMENT: openAiDeploymentName
     AZURE_OPENAI_API_VERSION: openAiApiVersion
     AZURE_OPENAI_ALLOWED_DEPLOYMENTS: join(
-      empty(openAiAllowedDeployments) ? [openAiDeploymentName] : openAiAllowedDeployments,
+      union([openAiDeploymentName], openAiAllowedDeployments),
       ','
     )
     AZURE_SUBSCRIPTION_ID: subscription().subscriptionId
@@ -313,6 +318,7 @@ var gatewaySettings = union(
     LIMIT_TOKENS_PER_MINUTE: string(limitTokensPerMinute)
     LIMIT_MAX_TOKENS: string(limitMaxTokens)
     LIMIT_CONCURRENT_STREAMS: string(limitConcurrentStreams)
+    LIMIT_EXPECTED_COMPLETION_TOKENS: string(limitExpectedCompletionTokens)
   },
   userAssigned ? { AZURE_CLIENT_ID: identityClientId } : {},
   empty(apiClientId) ? {} : { AUTH_CLIENT_ID: apiClientId, AUTH_APP_ID_URI: apiAppIdUri },

@@ -38,7 +38,11 @@ const resourceName = z
   .regex(/^[A-Za-z0-9][A-Za-z0-9._()-]{0,89}$/, 'must be a valid Azure resource name');
 export const deploymentNamePattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const deploymentName = z.string().regex(deploymentNamePattern, 'must be a valid deployment name');
-const guid = z.string().regex(/^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$/, 'must be a GUID');
+// NOTE: GUIDs are compared in lower case, the form tokens and ARM use; a setting pasted in upper case still matches.
+const guid = z
+  .string()
+  .regex(/^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$/, 'must be a GUID')
+  .transform((value) => value.toLowerCase());
 /** Entra application id URIs: api://..., https://... or another scheme, never a bare GUID. */
 const applicationIdUri = z
   .string()
@@ -111,6 +115,7 @@ const settingsSchema = {
   LIMIT_TOKENS_PER_MINUTE: { schema: integer(0, 100_000_000), default: '60000' },
   LIMIT_MAX_TOKENS: { schema: integer(1, 1_000_000), default: '4096' },
   LIMIT_CONCURRENT_STREAMS: { schema: integer(0, 10_000), default: '4' },
+  LIMIT_EXPECTED_COMPLETION_TOKENS: { schema: integer(1, 1_000_000), default: '256' },
   APPLICATIONINSIGHTS_CONNECTION_STRING: {
     schema: z
       .string()
@@ -177,6 +182,8 @@ export interface Config {
     tokensPerMinute: number;
     maxTokens: number;
     concurrentStreams: number;
+    /** Completion tokens reserved per choice before a request has run; settled with real usage after. */
+    expectedCompletionTokens: number;
   };
 }
 
@@ -219,6 +226,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         "AUTH_CLIENT_ID is required when AUTH_MODE is entra (the API app registration's Application (client) ID)",
       );
     }
+  }
+  if (
+    'AZURE_OPENAI_DEPLOYMENT' in s &&
+    'AZURE_OPENAI_ALLOWED_DEPLOYMENTS' in s &&
+    s.AZURE_OPENAI_ALLOWED_DEPLOYMENTS.length > 0 &&
+    !s.AZURE_OPENAI_ALLOWED_DEPLOYMENTS.includes(s.AZURE_OPENAI_DEPLOYMENT)
+  ) {
+    problems.push(
+      'AZURE_OPENAI_ALLOWED_DEPLOYMENTS must include the deployment named by AZURE_OPENAI_DEPLOYMENT',
+    );
   }
   if (problems.length > 0) throw new ConfigError(problems);
 
@@ -266,6 +283,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       tokensPerMinute: s.LIMIT_TOKENS_PER_MINUTE,
       maxTokens: s.LIMIT_MAX_TOKENS,
       concurrentStreams: s.LIMIT_CONCURRENT_STREAMS,
+      expectedCompletionTokens: s.LIMIT_EXPECTED_COMPLETION_TOKENS,
     },
   };
 }

@@ -56,13 +56,20 @@ export const errorCodes = {
   },
   tokens_exceed_limit: {
     status: 400,
-    situation: "one request needs more tokens than the caller's per-minute limit",
-    hint: 'Lower `max_tokens` or shorten the messages.',
+    situation:
+      "the prompt plus the expected completion (`LIMIT_EXPECTED_COMPLETION_TOKENS`) is more than the caller's tokens per minute",
+    hint: 'Shorten the messages.',
   },
   caller_rate_limited: {
     status: 429,
-    situation: 'a per-caller limit is reached (requests, tokens or open streams)',
-    hint: 'Wait for `Retry-After` seconds.',
+    situation:
+      'a per-caller limit is reached: requests per minute (chat and model routes), tokens per minute (by reported usage) or open streams',
+    hint: 'Wait for `Retry-After` seconds; a reply longer than its estimate is charged afterwards and can make that wait longer.',
+  },
+  invalid_location: {
+    status: 400,
+    situation: '`location` names a region without a model catalog (ARM `NoRegisteredProviderFound`)',
+    hint: 'Use a region where Azure OpenAI is available, such as `eastus2`.',
   },
   content_filter: {
     status: 400,

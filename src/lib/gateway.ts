@@ -14,6 +14,7 @@ import { listCatalogModels } from './handlers/listCatalogModels';
 import { listModels } from './handlers/listModels';
 import { openApiDocument } from './handlers/openApiDocument';
 import { jsonResponse, type Logger } from './http';
+import { limitRequests } from './request/limitRequests';
 import { requireCaller } from './request/requireCaller';
 import { makeServe, type Handler } from './request/serve';
 import type { RequestTelemetry } from './telemetry/requestTelemetry';
@@ -65,6 +66,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     },
   });
   const caller = requireCaller(deps.authenticate);
+  const limited = limitRequests(deps.limiter);
   const complete = makeCompleteChat({ config, client: deps.openai, limiter: deps.limiter });
   const parse = makeChatRequestParser({
     ...config.request,
@@ -83,9 +85,12 @@ export function createGateway(deps: GatewayDeps): Gateway {
         }),
       ),
     ),
-    listModels: serve('listModels', caller(listModels(catalog))),
-    getModel: serve('getModel', caller(getModel(catalog))),
-    listCatalogModels: serve('listCatalogModels', caller(listCatalogModels(catalog, config.arm.location))),
+    listModels: serve('listModels', caller(limited(listModels(catalog)))),
+    getModel: serve('getModel', caller(limited(getModel(catalog)))),
+    listCatalogModels: serve(
+      'listCatalogModels',
+      caller(limited(listCatalogModels(catalog, config.arm.location))),
+    ),
     health: serve(
       'health',
       health({ deployment: config.openai.deployment, complete, requireCaller: caller }),

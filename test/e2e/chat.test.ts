@@ -153,7 +153,7 @@ describe('the chat page in Chromium', () => {
   it('stops the answer when Stop is pressed', async () => {
     await stack.emulator.admin.setFault({ kind: 'latency', firstTokenMs: 0, perTokenMs: 100 });
     await openChat();
-    await ask('Write a long story.', 200);
+    await ask('Write a long story. [[words:400]]', 200);
     await lastAnswer(page).locator('.content').filter({ hasText: /\S/ }).waitFor();
     await page.click('#stop');
     await settled();

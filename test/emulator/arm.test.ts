@@ -215,6 +215,32 @@ describe('the ARM wire', () => {
     expect(expired.body).toHaveProperty('error.code', 'ExpiredAuthenticationToken');
   });
 
+  it('refuses a region the catalog is not offered in with 400 NoRegisteredProviderFound, as ARM does', async () => {
+    const token = await serviceToken(emulator, MANAGEMENT);
+    const unknown = `/subscriptions/${emulator.subscriptionId}/providers/Microsoft.CognitiveServices/locations/atlantis/models?api-version=2025-09-01`;
+    const answer = await armGet(emulator, unknown, token);
+    expect(answer.status).toBe(400);
+    const error = (answer.body as { error: { code: string; message: string } }).error;
+    expect(error.code).toBe('NoRegisteredProviderFound');
+    expect(error.message).toMatch(
+      /^No registered resource provider found for location 'atlantis' and API version '2025-09-01' for type 'locations\/models'\. The supported api-versions are '[^']+'\. The supported locations are '[^']*\beastus2\b[^']*'\.$/,
+    );
+
+    const spaced = await armGet(
+      emulator,
+      catalogPath().replace(emulator.location, 'West%20Europe') + '?api-version=2025-09-01',
+      token,
+    );
+    expect(spaced.status).toBe(200);
+  });
+
+  it('surfaces an unknown region to the SDK as a RestError with the ARM code', async () => {
+    await expect(all(client.models.list('atlantis'))).rejects.toMatchObject({
+      statusCode: 400,
+      code: 'NoRegisteredProviderFound',
+    });
+  });
+
   it('answers SubscriptionNotFound for another subscription', async () => {
     const answer = await armGet(
       emulator,

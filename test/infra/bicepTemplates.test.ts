@@ -539,6 +539,7 @@ describe('the Bicep templates', () => {
     expect(defaultOf('limitTokensPerMinute')).toBe(defaults.limits.tokensPerMinute);
     expect(defaultOf('limitMaxTokens')).toBe(defaults.limits.maxTokens);
     expect(defaultOf('limitConcurrentStreams')).toBe(defaults.limits.concurrentStreams);
+    expect(defaultOf('limitExpectedCompletionTokens')).toBe(defaults.limits.expectedCompletionTokens);
     expect(defaultOf('openAiApiVersion')).toBe(defaults.openai.apiVersion);
     expect(defaultOf('callerAuthMode')).toBe('entra');
     expect(defaultOf('allowAnonymousCallers')).toBe(false);
@@ -585,6 +586,7 @@ describe('a deployment with the shipped parameters', () => {
       tokensPerMinute: 60000,
       maxTokens: 4096,
       concurrentStreams: 4,
+      expectedCompletionTokens: 256,
     });
   });
 
@@ -858,6 +860,7 @@ describe('a deployment against an existing account in another resource group', (
       tokensPerMinute: 20000,
       maxTokens: 1024,
       concurrentStreams: 2,
+      expectedCompletionTokens: 256,
     });
   });
 });

@@ -131,7 +131,7 @@ describe('chat completions, not streamed', () => {
     expect(byCompletionTokens.usage.completion_tokens).toBe(7);
   });
 
-  it('sends no max_tokens upstream when the caller sets none, so the model stops on its own', async () => {
+  it('lets a short answer stop on its own when the caller sets no max_tokens (the cap is LIMIT_MAX_TOKENS)', async () => {
     const body = await complete({ messages: [{ role: 'user', content: 'Hello there' }] });
     expect(body.choices[0]?.finish_reason).toBe('stop');
     expect(body.choices[0]?.message.content).toBe(

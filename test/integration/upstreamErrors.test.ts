@@ -166,7 +166,8 @@ describe('upstream failures, end to end', () => {
   });
 
   it('maps an ARM refusal to 502 and an ARM 429 to 429', async () => {
-    const fresh = await startStack();
+    // NOTE: without a cache the refusal is not remembered, so the second listing asks ARM again.
+    const fresh = await startStack({ env: { MODELS_CACHE_TTL_SECONDS: '0' } });
     try {
       const list = () =>
         fetch(`${fresh.apiBaseUrl}/models`, { headers: { authorization: `Bearer ${fresh.callerToken}` } });

@@ -13,10 +13,12 @@ export const sseEvent = (data: unknown): string =>
 
 /**
  * A fake Azure OpenAI answering every request with an SSE body written step by step (on a timer when a
- * step has `afterMs`), the way Azure writes a stream: the network edge for in-process gateway tests.
+ * step has `afterMs`), the way Azure writes a stream: the network edge for in-process gateway tests. The body
+ * of each request it receives is appended to `sentBodies`.
  */
-export function sseUpstream(steps: readonly (SseStep | string)[]): typeof fetch {
-  return () => {
+export function sseUpstream(steps: readonly (SseStep | string)[], sentBodies: string[] = []): typeof fetch {
+  return (_input, init) => {
+    sentBodies.push(typeof init?.body === 'string' ? init.body : '');
     let index = 0;
     const body = new ReadableStream<Uint8Array>({
       async pull(controller) {

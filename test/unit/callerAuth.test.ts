@@ -1,7 +1,12 @@
 import { createLocalJWKSet, exportJWK, generateKeyPair, SignJWT, type JWTPayload } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createAuthenticator, type Authenticate } from '../../src/lib/caller/callerAuth';
-import type { Config } from '../../src/lib/config';
+import { loadConfig, type Config } from '../../src/lib/config';
+import { baseEnv } from '../support/gatewayHarness';
+
+/** The tenant id as the settings loader hands it to the authenticator. */
+const loadConfigTenant = (value: string): string | undefined =>
+  loadConfig({ ...baseEnv, AUTH_TENANT_ID: value }).auth.tenantId;
 
 const tenantId = '8f4b3a2e-1c2d-4e5f-9a8b-7c6d5e4f3a2b';
 const apiClientId = '5d3f0e4a-6b7c-4d8e-9f01-23456789abcd';
@@ -187,13 +192,29 @@ describe('caller authentication', () => {
     });
   });
 
-  it('lets anyone in only when anonymous mode is chosen, keyed by client address', async () => {
+  it('lets anyone in only when anonymous mode is chosen, keyed by the address the platform reports', async () => {
     const anonymous = createAuthenticator({ ...auth, mode: 'anonymous' }, false);
-    await expect(
-      anonymous(new Headers({ 'x-forwarded-for': '203.0.113.9, 10.0.0.1' })),
-    ).resolves.toMatchObject({
+    const keyOf = async (headers: Record<string, string>) => (await anonymous(new Headers(headers))).key;
+    await expect(anonymous(new Headers({ 'client-ip': '203.0.113.9:51234' }))).resolves.toMatchObject({
       anonymous: true,
       key: 'anonymous/203.0.113.9',
     });
+    // NOTE: the first x-forwarded-for entry is the client's own words; only the platform's values count.
+    expect(await keyOf({ 'client-ip': '203.0.113.9:1', 'x-forwarded-for': '198.51.100.1' })).toBe(
+      'anonymous/203.0.113.9',
+    );
+    expect(await keyOf({ 'x-forwarded-for': '198.51.100.1, 203.0.113.9' })).toBe('anonymous/203.0.113.9');
+    expect(await keyOf({ 'client-ip': '[2001:db8::1]:443' })).toBe('anonymous/2001:db8::1');
+    expect(await keyOf({ 'client-ip': '2001:db8::1' })).toBe('anonymous/2001:db8::1');
+    expect(await keyOf({})).toBe('anonymous/unknown');
+  });
+
+  it('matches a tenant id configured in upper case', async () => {
+    const upper = createAuthenticator(
+      { ...auth, tenantId: loadConfigTenant(tenantId.toUpperCase()) },
+      false,
+      { keys },
+    );
+    await expect(upper(bearer(await sign({})))).resolves.toMatchObject({ objectId: 'user-1' });
   });
 });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { estimatePromptTokens } from '../../src/lib/caller/tokenCharge';
 import { chatRequest, harness } from '../support/gatewayHarness';
 import { sseEvent as event, sseUpstream } from '../support/sseUpstream';
 
@@ -133,5 +134,68 @@ describe('streamed chat completions', () => {
     const next = await h.gateway.chatCompletions(streamRequest(), h.context());
     expect(next.status).toBe(200);
     await (next.body as ReadableStream<Uint8Array>).cancel();
+  });
+
+  it('asks Azure for usage and caps the completion whatever the caller sent, and drops the usage chunk', async () => {
+    const usage = {
+      id: 'c1',
+      object: 'chat.completion.chunk',
+      created: 1,
+      model: 'm',
+      choices: [],
+      usage: { prompt_tokens: 9, completion_tokens: 2, total_tokens: 11 },
+    };
+    const sent: string[] = [];
+    const h = harness(
+      sseUpstream(
+        [event(chunk('a')), event(usage), event('[DONE]')].map((text) => ({ afterMs: 1, text })),
+        sent,
+      ),
+      { env: { LIMIT_MAX_TOKENS: '300' } },
+    );
+    const response = await h.gateway.chatCompletions(streamRequest(), h.context());
+    const text = (await readTimed(response.body as ReadableStream<Uint8Array>))
+      .map((part) => part.text)
+      .join('');
+    expect(JSON.parse(sent[0] ?? '{}')).toMatchObject({
+      stream: true,
+      stream_options: { include_usage: true },
+      max_completion_tokens: 300,
+    });
+    expect(JSON.parse(sent[0] ?? '{}')).not.toHaveProperty('max_tokens');
+    expect(text).toBe(event(chunk('a')) + event('[DONE]'));
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(h.logs.map((line) => line.text).join('\n')).toContain('"chargedTokens":11');
+  });
+
+  it('sends the caller’s max_tokens as max_tokens, lowered to LIMIT_MAX_TOKENS', async () => {
+    const sent: string[] = [];
+    const h = harness(sseUpstream([{ afterMs: 1, text: event('[DONE]') }], sent), {
+      env: { LIMIT_MAX_TOKENS: '300' },
+    });
+    const request = chatRequest({
+      messages: [{ role: 'user', content: 'Hi' }],
+      stream: true,
+      max_tokens: 20,
+    });
+    await readTimed(
+      (await h.gateway.chatCompletions(request, h.context())).body as ReadableStream<Uint8Array>,
+    );
+    const body = JSON.parse(sent[0] ?? '{}') as Record<string, unknown>;
+    expect(body.max_tokens).toBe(20);
+    expect(body).not.toHaveProperty('max_completion_tokens');
+  });
+
+  it('charges a cancelled stream the prompt and the text relayed until then', async () => {
+    const steps = [event(chunk('x'.repeat(40))), event(chunk('y'.repeat(40))), event(chunk('z'.repeat(400)))];
+    const h = harness(sseUpstream(steps.map((text, index) => ({ afterMs: index < 2 ? 5 : 2_000, text }))));
+    const response = await h.gateway.chatCompletions(streamRequest(), h.context());
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    await reader.read();
+    await reader.read();
+    await reader.cancel();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    const prompt = estimatePromptTokens([{ role: 'user', content: 'Hi' }]);
+    expect(h.logs.map((line) => line.text).join('\n')).toContain(`"chargedTokens":${String(prompt + 20)}`);
   });
 });

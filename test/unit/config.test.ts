@@ -17,6 +17,28 @@ describe('settings', () => {
     expect(config.openai.allowedDeployments).toEqual(['gpt-4o-mini']);
   });
 
+  it('refuses an allow-list that leaves out the default deployment, naming both settings', () => {
+    const attempt = () => loadConfig({ ...baseEnv, AZURE_OPENAI_ALLOWED_DEPLOYMENTS: 'gpt-4o,gpt-4.1-nano' });
+    expect(attempt).toThrow(ConfigError);
+    expect((thrown(attempt) as ConfigError).problems).toEqual([
+      'AZURE_OPENAI_ALLOWED_DEPLOYMENTS must include the deployment named by AZURE_OPENAI_DEPLOYMENT',
+    ]);
+  });
+
+  it('compares GUID settings in lower case, however they were written', () => {
+    const upper = 'AB12CD34-EF56-4A7B-8C9D-0E1F2A3B4C5D';
+    const config = loadConfig({
+      ...baseEnv,
+      AZURE_SUBSCRIPTION_ID: upper,
+      AUTH_TENANT_ID: upper,
+      AZURE_TENANT_ID: upper,
+      AZURE_CLIENT_ID: upper,
+    });
+    const lower = upper.toLowerCase();
+    expect([config.arm.subscriptionId, config.auth.tenantId]).toEqual([lower, lower]);
+    expect([config.credential.tenantId, config.credential.clientId]).toEqual([lower, lower]);
+  });
+
   it('reports every missing or invalid setting at once, by name and never by value', () => {
     const attempt = () =>
       loadConfig({

@@ -1,7 +1,13 @@
 import type { CognitiveServicesManagementClient } from '@azure/arm-cognitiveservices';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/lib/config';
-import { catalogEntry, createModelCatalog, deploymentEntry } from '../../src/lib/catalog/modelCatalog';
+import {
+  catalogEntry,
+  createModelCatalog,
+  deploymentEntry,
+  FAILURE_TTL_MS,
+  MAX_CACHED_LISTINGS,
+} from '../../src/lib/catalog/modelCatalog';
 import { baseEnv } from '../support/gatewayHarness';
 
 describe('model entries', () => {
@@ -103,8 +109,9 @@ describe('the model catalog', () => {
     expect(loads).toBe(2);
   });
 
-  it('does not cache a failed load', async () => {
+  it('remembers a failed load briefly, so a failing ARM sees one call instead of a herd', async () => {
     let attempts = 0;
+    let now = 0;
     const client = {
       deployments: {
         list: () => {
@@ -115,8 +122,65 @@ describe('the model catalog', () => {
       },
       accounts: { listModels: () => items([]) },
     } as unknown as CognitiveServicesManagementClient;
-    const catalog = createModelCatalog(loadConfig(baseEnv), () => Promise.resolve(client));
+    const catalog = createModelCatalog(
+      loadConfig(baseEnv),
+      () => Promise.resolve(client),
+      () => now,
+    );
+    const herd = await Promise.allSettled(Array.from({ length: 20 }, () => catalog.deployments()));
+    expect(herd.every((result) => result.status === 'rejected')).toBe(true);
+    now += FAILURE_TTL_MS - 1;
     await expect(catalog.deployments()).rejects.toThrow('boom');
+    expect(attempts).toBe(1);
+    now += 1;
     await expect(catalog.deployments()).resolves.toEqual([]);
+    expect(attempts).toBe(2);
+  });
+
+  it('answers 400 naming location for a region ARM does not know, and remembers that briefly', async () => {
+    let calls = 0;
+    const client = {
+      models: {
+        list: () => {
+          calls++;
+          throw Object.assign(new Error('No registered resource provider found'), {
+            name: 'RestError',
+            statusCode: 400,
+            code: 'NoRegisteredProviderFound',
+          });
+        },
+      },
+    } as unknown as CognitiveServicesManagementClient;
+    const catalog = createModelCatalog(loadConfig(baseEnv), () => Promise.resolve(client));
+    for (let i = 0; i < 3; i++) {
+      await expect(catalog.region('atlantis')).rejects.toMatchObject({
+        status: 400,
+        code: 'invalid_location',
+        param: 'location',
+      });
+    }
+    expect(calls).toBe(1);
+  });
+
+  it('evicts the least recently used listing when full, so new keys cannot flush the ones in use', async () => {
+    const loads: string[] = [];
+    const client = {
+      models: {
+        list: (location: string) => {
+          loads.push(location);
+          return items([]);
+        },
+      },
+    } as unknown as CognitiveServicesManagementClient;
+    const catalog = createModelCatalog(loadConfig(baseEnv), () => Promise.resolve(client));
+    await catalog.region('eastus2');
+    for (let i = 0; i < MAX_CACHED_LISTINGS * 3; i++) {
+      await catalog.region(`region${String(i)}`);
+      await catalog.region('eastus2');
+    }
+    expect(loads.filter((location) => location === 'eastus2')).toHaveLength(1);
+    const before = loads.length;
+    await catalog.region('region0');
+    expect(loads.length).toBe(before + 1);
   });
 });

@@ -1,6 +1,13 @@
 import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import { decodeJwt } from 'jose';
-import { catalogModelOf, deployments, findDeployment, modelCatalog, type Deployment } from './catalog';
+import {
+  catalogModelOf,
+  catalogRegions,
+  deployments,
+  findDeployment,
+  modelCatalog,
+  type Deployment,
+} from './catalog';
 import { accountScopeId, subscriptionScopeId, type EmulatorContext } from './emulator-context';
 import { statusFaultResponse } from './faults';
 import { bearerToken, isRecord, newRequestId, sendJson, type RequestHandler } from './http-util';
@@ -8,6 +15,28 @@ import type { RoleScope } from './roles';
 
 const ARM_AUDIENCES = ['https://management.azure.com', 'https://management.core.windows.net'];
 const PROVIDER = 'Microsoft.CognitiveServices';
+
+/**
+ * What ARM lists as supported in a NoRegisteredProviderFound answer. The versions are released
+ * Microsoft.CognitiveServices versions (2025-09-01 is @azure/arm-cognitiveservices 8.1.0's default); the
+ * emulator itself accepts any version.
+ */
+const CATALOG_API_VERSIONS = ['2023-05-01', '2024-10-01', '2025-06-01', '2025-09-01'];
+
+/**
+ * ARM's answer for a location the resource type is not registered in: 400 NoRegisteredProviderFound, with the
+ * supported versions and locations. Sources: Microsoft Learn "Resolve errors for resource provider registration"
+ * (the code and message, and that an unsupported location is one cause), the Data Factory troubleshooting
+ * article's capture (`HTTP/1.1 400 Bad Request` with this code), and a capture of the full message with its
+ * supported lists for `automationAccounts/jobs`. ARM compares region names without case or spaces (guess from
+ * `az` accepting "West Europe"); where ARM checks this relative to RBAC is a guess: after it, like existence.
+ */
+function unknownLocationMessage(location: string, apiVersion: string): string {
+  return `No registered resource provider found for location '${location}' and API version '${apiVersion}' for type 'locations/models'. The supported api-versions are '${CATALOG_API_VERSIONS.join(', ')}'. The supported locations are '${catalogRegions.join(', ')}'.`;
+}
+
+const knownRegion = (location: string): boolean =>
+  catalogRegions.includes(location.replace(/\s+/g, '').toLowerCase());
 
 /** ARM resource paths; ARM matches the fixed segments case-insensitively. */
 const LOCATION_MODELS =
@@ -225,6 +254,10 @@ export function createArm(ctx: EmulatorContext, pageSize: number): RequestHandle
       return;
     }
     if (route.kind === 'locationModels') {
+      if (!knownRegion(route.location)) {
+        armError(400, 'NoRegisteredProviderFound', unknownLocationMessage(route.location, apiVersion));
+        return;
+      }
       page(
         modelCatalog.map((model) => ({ kind: 'OpenAI', skuName: 'S0', model })),
         url,

@@ -96,6 +96,36 @@ function chatModel(
   };
 }
 
+/**
+ * The regions whose catalog the emulator serves (every one offers the same models). Source: Microsoft Learn,
+ * "Azure AI Studio feature availability across clouds regions" (Azure public regions with Azure OpenAI).
+ * Any other location is refused the way ARM refuses a location a resource type is not registered in.
+ */
+export const catalogRegions: readonly string[] = [
+  'australiaeast',
+  'brazilsouth',
+  'canadacentral',
+  'canadaeast',
+  'eastus',
+  'eastus2',
+  'francecentral',
+  'germanywestcentral',
+  'japaneast',
+  'koreacentral',
+  'northcentralus',
+  'norwayeast',
+  'polandcentral',
+  'southafricanorth',
+  'southcentralus',
+  'southindia',
+  'swedencentral',
+  'switzerlandnorth',
+  'uksouth',
+  'westeurope',
+  'westus',
+  'westus3',
+];
+
 /** What every region offers. Retirement dates of the older versions lie in the past on purpose. */
 export const modelCatalog: readonly CatalogModel[] = [
   chatModel('gpt-4o', '2024-08-06', {

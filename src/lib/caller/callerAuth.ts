@@ -16,7 +16,11 @@ import { ApiError } from '../errors';
 export interface Caller {
   /** Stable key for per-caller limits. */
   key: string;
-  /** Short hash of the caller's identity: enough to correlate log lines, useless to identify anyone. */
+  /**
+   * Pseudonym for log lines: the first 12 hex digits of an unsalted SHA-256 of the key. It correlates a
+   * caller's lines without printing the id, but it is not anonymous: whoever holds a candidate tenant/object id
+   * (or client address) can hash it and confirm the match.
+   */
   hash: string;
   objectId: string | undefined;
   tenantId: string | undefined;
@@ -50,11 +54,31 @@ const identified = (objectId: string, tenantId: string | undefined): Caller => {
   return { key, hash: hashIdentity(key), objectId, tenantId, anonymous: false };
 };
 
+/**
+ * The client address as the platform reports it. App Service's front ends (Azure Functions included) set
+ * `client-ip` ("address:port") on every request and overwrite any value the client sent
+ * (Azure/app-service-linux-docs, Things_You_Should_Know/headers.md), so a client cannot choose its key. The
+ * first `x-forwarded-for` entry is whatever the client wrote there, so it is never used; the last one is the
+ * address the nearest proxy saw, the fallback where `client-ip` is absent.
+ */
+export function clientAddress(headers: Headers): string {
+  const platform = headers.get('client-ip')?.trim();
+  if (platform) return withoutPort(platform);
+  const forwarded = headers.get('x-forwarded-for')?.split(',').at(-1)?.trim();
+  return forwarded ? withoutPort(forwarded) : 'unknown';
+}
+
+/** `203.0.113.9:4711` → `203.0.113.9`, `[2001:db8::1]:4711` → `2001:db8::1`; a bare IPv6 address stays whole. */
+function withoutPort(address: string): string {
+  const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(address);
+  if (bracketed?.[1]) return bracketed[1];
+  const v4 = /^(\d{1,3}(?:\.\d{1,3}){3}):\d+$/.exec(address);
+  return v4?.[1] ?? address;
+}
+
 function anonymousCaller(headers: Headers): Caller {
   // NOTE: in anonymous mode the client address is the only key limits can use.
-  const address =
-    headers.get('x-forwarded-for')?.split(',')[0]?.trim() ?? headers.get('x-client-ip') ?? 'unknown';
-  const key = `anonymous/${address}`;
+  const key = `anonymous/${clientAddress(headers)}`;
   return { key, hash: hashIdentity(key), objectId: undefined, tenantId: undefined, anonymous: true };
 }
 
@@ -180,7 +204,7 @@ export function createAuthenticator(
     } catch (error) {
       throw unauthorized(describeFailure(error));
     }
-    if (payload.tid !== tenantId)
+    if (typeof payload.tid !== 'string' || payload.tid.toLowerCase() !== tenantId)
       throw unauthorized('The access token was not issued by the expected tenant.');
     const objectId = typeof payload.oid === 'string' ? payload.oid : payload.sub;
     if (!objectId) throw unauthorized('The access token carries no object id.');

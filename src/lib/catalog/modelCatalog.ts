@@ -5,6 +5,7 @@ import type {
   Model,
 } from '@azure/arm-cognitiveservices';
 import type { Config } from '../config';
+import { ApiError } from '../errors';
 import { TtlCache } from './ttlCache';
 
 /**
@@ -111,12 +112,47 @@ export interface ModelCatalog {
   region(location: string): Promise<ModelEntry[]>;
 }
 
+/** How long a failed listing is remembered: long enough that a failing ARM sees one call per key, not a herd. */
+export const FAILURE_TTL_MS = 10_000;
+/** Region catalogs and the deployment list held at once; the least recently used goes first. */
+export const MAX_CACHED_LISTINGS = 100;
+
+interface ArmErrorLike {
+  name?: unknown;
+  statusCode?: unknown;
+  code?: unknown;
+}
+
+/** ARM's answer for a region the Cognitive Services catalog is not offered in (see tools/emulator/arm.ts). */
+const isUnknownLocation = (error: unknown): boolean => {
+  const candidate = error as ArmErrorLike | null;
+  return (
+    candidate?.name === 'RestError' &&
+    candidate.statusCode === 400 &&
+    (candidate.code === 'NoRegisteredProviderFound' ||
+      candidate.code === 'LocationNotAvailableForResourceType')
+  );
+};
+
+const unknownLocation = (location: string, logDetail: string): ApiError =>
+  new ApiError(
+    400,
+    'invalid_location',
+    `Azure offers no model catalog in location "${location}". Use a region where Azure OpenAI is available, such as eastus2.`,
+    { param: 'location', logDetail },
+  );
+
 export function createModelCatalog(
   config: Config,
   client: () => Promise<CognitiveServicesManagementClient>,
   now: () => number = Date.now,
 ): ModelCatalog {
-  const cache = new TtlCache<ModelEntry[]>(config.modelsCacheTtlMs, now);
+  const cache = new TtlCache<ModelEntry[]>({
+    ttlMs: config.modelsCacheTtlMs,
+    failureTtlMs: Math.min(FAILURE_TTL_MS, config.modelsCacheTtlMs),
+    maxEntries: MAX_CACHED_LISTINGS,
+    now,
+  });
   const allowed = new Set(config.openai.allowedDeployments);
   const { resourceGroup, accountName } = config.arm;
 
@@ -140,7 +176,15 @@ export function createModelCatalog(
 
   const loadRegion = async (location: string): Promise<ModelEntry[]> => {
     const arm = await client();
-    const entries = (await collect(arm.models.list(location))).map(catalogEntry);
+    let models: Model[];
+    try {
+      models = await collect(arm.models.list(location));
+    } catch (error) {
+      if (isUnknownLocation(error))
+        throw unknownLocation(location, `ARM 400 ${String((error as ArmErrorLike).code)}`);
+      throw error;
+    }
+    const entries = models.map(catalogEntry);
     const unique = new Map(entries.map((entry) => [entry.id, entry]));
     return [...unique.values()].sort((a, b) => a.id.localeCompare(b.id));
   };

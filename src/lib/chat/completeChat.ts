@@ -1,10 +1,15 @@
-import type { AzureOpenAI } from 'openai';
+import { APIError, type AzureOpenAI } from 'openai';
 import type {
   ChatCompletion,
   ChatCompletionCreateParamsNonStreaming,
 } from 'openai/resources/chat/completions';
 import type { CallerLimiter } from '../caller/callerLimits';
-import { estimatePromptTokens } from '../caller/callerLimits';
+import {
+  estimatePromptTokens,
+  reserveTokens,
+  tokensForCharacters,
+  type TokenCharge,
+} from '../caller/tokenCharge';
 import type { ChatRequest } from './chatRequest';
 import type { Config } from '../config';
 import { ApiError } from '../errors';
@@ -19,6 +24,8 @@ export interface ChatSummary {
   streamed?: boolean;
   promptTokens?: number;
   completionTokens?: number;
+  /** Tokens the caller's per-minute limit was charged once the request settled. */
+  chargedTokens?: number;
   upstreamRequestId?: string | null;
   /** Retries the SDK made inside the upstream call. */
   retries?: number;
@@ -67,92 +74,181 @@ export function makeCompleteChat({ config, client, limiter }: ChatDeps): Complet
       );
     }
 
-    const maxTokens = request.max_completion_tokens ?? request.max_tokens ?? config.limits.maxTokens;
-    const releaseStream = request.stream ? limiter.openStream(callerKey) : undefined;
+    const cap = completionCap(request, config.limits.maxTokens);
+    const releaseStream = request.stream ? await limiter.openStream(callerKey) : undefined;
+    let charge: TokenCharge;
     try {
-      limiter.charge(callerKey, estimatePromptTokens(request.messages) + maxTokens * (request.n ?? 1));
+      charge = await reserveTokens(limiter, callerKey, {
+        promptTokens: estimatePromptTokens(request.messages, [
+          request.tools,
+          request.functions,
+          request.response_format,
+        ]),
+        completionCap: cap.value,
+        choices: request.n ?? 1,
+        expectedCompletionTokens: config.limits.expectedCompletionTokens,
+      });
     } catch (error) {
       releaseStream?.();
       throw error;
     }
 
     // NOTE: the schema has validated every field; the SDK's types are stricter only about shapes it also accepts.
-    const body = { ...request, model: deployment } as unknown as ChatCompletionCreateParamsNonStreaming;
-    const abort = new AbortController();
-    let timedOut = false;
-    const deadline = Date.now() + config.upstream.timeoutMs;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      abort.abort();
-    }, config.upstream.timeoutMs);
+    const body = {
+      ...withoutCaps(request),
+      [cap.field]: cap.value,
+      model: deployment,
+    } as unknown as ChatCompletionCreateParamsNonStreaming;
+    const deadline = AbortSignal.timeout(config.upstream.timeoutMs);
+    const deadlineAt = Date.now() + config.upstream.timeoutMs;
     const attempts = { count: 0 };
     const upstreamStarted = performance.now();
     const upstream = <T>(call: () => Promise<T>): Promise<T> =>
-      upstreamAttempts.run(attempts, () => upstreamDeadline.run(deadline, call));
+      upstreamAttempts.run(attempts, () => upstreamDeadline.run(deadlineAt, call));
     const upstreamEnded = (): void => {
       summary.upstreamMs = Math.round(performance.now() - upstreamStarted);
       summary.retries = Math.max(0, attempts.count - 1);
     };
 
-    try {
-      if (!request.stream) {
+    if (!request.stream) {
+      try {
         const { data, response } = await upstream(() =>
-          client.chat.completions.create(body, { signal: abort.signal }).withResponse(),
+          client.chat.completions.create(body, { signal: deadline }).withResponse(),
         );
         upstreamEnded();
         summary.upstreamRequestId = upstreamRequestId(response.headers);
         recordUsage(summary, data);
+        summary.chargedTokens = data.usage
+          ? charge.settleUsage(data.usage)
+          : charge.settleCounted(tokensForCharacters(generatedCharacters(data)));
         return jsonResponse(200, data);
+      } catch (error) {
+        upstreamEnded();
+        settleFailure(charge, error);
+        throw toApiError(error, { deployment, timedOut: deadline.aborted });
       }
+    }
 
-      const response = await upstream(() =>
-        client.chat.completions.create({ ...body, stream: true }, { signal: abort.signal }).asResponse(),
+    // NOTE: the deadline bounds the wait for Azure's answer; once the stream flows, STREAM_IDLE_TIMEOUT_MS does.
+    const streamAbort = new AbortController();
+    const stopAtDeadline = (): void => {
+      streamAbort.abort();
+    };
+    deadline.addEventListener('abort', stopAtDeadline, { once: true });
+    let response: Response;
+    try {
+      response = await upstream(() =>
+        client.chat.completions
+          .create(
+            {
+              ...body,
+              stream: true,
+              // NOTE: always asked for, so the stream is charged by Azure's count; dropped again unless the caller asked.
+              stream_options: { ...request.stream_options, include_usage: true },
+            },
+            { signal: streamAbort.signal },
+          )
+          .asResponse(),
       );
-      summary.upstreamRequestId = upstreamRequestId(response.headers);
       if (!response.body) throw new ApiError(502, 'upstream_error', 'Azure OpenAI returned an empty stream.');
-      clearTimeout(timer);
-      let settle: (outcome: RelayOutcome) => void = () => undefined;
-      const streamDone = new Promise<RelayOutcome>((resolve) => (settle = resolve));
-      const stream = relaySse(response.body, {
-        idleTimeoutMs: config.upstream.streamIdleTimeoutMs,
-        abort: () => {
-          abort.abort();
-        },
-        toError: (error, idle) =>
-          idle
-            ? new ApiError(504, 'upstream_timeout', 'Azure OpenAI stopped sending the stream.')
-            : error instanceof ApiError
-              ? error
-              : new ApiError(502, 'upstream_error', 'The Azure OpenAI stream ended unexpectedly.'),
-        onFirstChunk: () => {
-          summary.firstChunkMs = Math.round(performance.now() - upstreamStarted);
-        },
-        onDone: (outcome) => {
-          upstreamEnded();
-          releaseStream?.();
-          if (outcome.usage) recordUsage(summary, outcome);
-          settle(outcome);
-        },
-      });
-      return {
-        status: 200,
-        headers: {
-          'content-type': 'text/event-stream; charset=utf-8',
-          'cache-control': 'no-cache',
-          'x-accel-buffering': 'no',
-        },
-        body: stream,
-        streamDone,
-      };
     } catch (error) {
       upstreamEnded();
-      clearTimeout(timer);
       releaseStream?.();
-      throw toApiError(error, { deployment, timedOut });
+      settleFailure(charge, error);
+      throw toApiError(error, { deployment, timedOut: deadline.aborted });
     } finally {
-      if (!request.stream) clearTimeout(timer);
+      deadline.removeEventListener('abort', stopAtDeadline);
     }
+    summary.upstreamRequestId = upstreamRequestId(response.headers);
+    let done: (outcome: RelayOutcome) => void = () => undefined;
+    const streamDone = new Promise<RelayOutcome>((resolve) => (done = resolve));
+    const stream = relaySse(response.body, {
+      idleTimeoutMs: config.upstream.streamIdleTimeoutMs,
+      dropUsageEvent: request.stream_options?.include_usage !== true,
+      abort: () => {
+        streamAbort.abort();
+      },
+      toError: (error, idle) =>
+        idle
+          ? new ApiError(504, 'upstream_timeout', 'Azure OpenAI stopped sending the stream.')
+          : error instanceof ApiError
+            ? error
+            : new ApiError(502, 'upstream_error', 'The Azure OpenAI stream ended unexpectedly.'),
+      onFirstChunk: () => {
+        summary.firstChunkMs = Math.round(performance.now() - upstreamStarted);
+      },
+      onDone: (outcome) => {
+        upstreamEnded();
+        releaseStream?.();
+        if (outcome.usage) {
+          recordUsage(summary, outcome);
+          summary.chargedTokens = charge.settleUsage(outcome.usage);
+        } else {
+          // NOTE: a stream cut short has no usage event: charge the prompt and what was generated until then.
+          summary.chargedTokens = charge.settleCounted(tokensForCharacters(outcome.generatedCharacters));
+        }
+        done(outcome);
+      },
+    });
+    return {
+      status: 200,
+      headers: {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache',
+        'x-accel-buffering': 'no',
+      },
+      body: stream,
+      streamDone,
+    };
   };
+}
+
+/** The completion cap every upstream request carries, in the field the caller used. */
+export interface CompletionCap {
+  field: 'max_tokens' | 'max_completion_tokens';
+  value: number;
+}
+
+/**
+ * min(requested, LIMIT_MAX_TOKENS), or LIMIT_MAX_TOKENS when the caller set none, so no request is uncapped.
+ * `max_tokens` is kept only when the caller used it alone; otherwise `max_completion_tokens`, which reasoning
+ * models require and the others accept.
+ */
+export function completionCap(
+  request: Pick<ChatRequest, 'max_tokens' | 'max_completion_tokens'>,
+  limit: number,
+): CompletionCap {
+  if (request.max_completion_tokens != null) {
+    return { field: 'max_completion_tokens', value: Math.min(request.max_completion_tokens, limit) };
+  }
+  if (request.max_tokens != null) return { field: 'max_tokens', value: Math.min(request.max_tokens, limit) };
+  return { field: 'max_completion_tokens', value: limit };
+}
+
+function withoutCaps(request: ChatRequest): Omit<ChatRequest, 'max_tokens' | 'max_completion_tokens'> {
+  const rest: Partial<ChatRequest> = { ...request };
+  delete rest.max_tokens;
+  delete rest.max_completion_tokens;
+  return rest as Omit<ChatRequest, 'max_tokens' | 'max_completion_tokens'>;
+}
+
+/**
+ * An answer from Azure with an error status generated nothing: refund. Anything else (a timeout, a broken
+ * connection) may have generated tokens Azure counts, so the estimate stays charged.
+ */
+function settleFailure(charge: TokenCharge, error: unknown): void {
+  if (error instanceof APIError && typeof error.status === 'number') charge.refund();
+}
+
+function generatedCharacters(completion: ChatCompletion): number {
+  let characters = 0;
+  for (const choice of completion.choices) {
+    characters += choice.message.content?.length ?? 0;
+    for (const call of choice.message.tool_calls ?? []) {
+      if (call.type === 'function') characters += call.function.arguments.length;
+    }
+  }
+  return characters;
 }
 
 function recordUsage(summary: ChatSummary, source: Pick<ChatCompletion, 'usage'>): void {

@@ -1,8 +1,10 @@
 import type { ReadableStreamReadResult } from 'node:stream/web';
+import type { Usage } from '../caller/tokenCharge';
 import type { ApiError } from '../errors';
 
 /**
- * Relays an upstream server-sent-event body to the caller byte for byte, as each chunk arrives. Reads are
+ * Relays an upstream server-sent-event body to the caller unchanged, each event as soon as it is complete, and
+ * reads what the events say about tokens (Azure's usage, or the generated text when no usage comes). Reads are
  * pulled by the caller's side, so a slow reader slows the upstream instead of filling memory, and a caller who
  * leaves cancels the stream: `cancel()` aborts the upstream request and reports `cancelled`. Both hold in the
  * Functions worker only because the project patches the library's HTTP proxy (patches/, see
@@ -11,17 +13,13 @@ import type { ApiError } from '../errors';
  * instead of throwing.
  */
 
-export interface Usage {
-  prompt_tokens: number;
-  completion_tokens: number;
-  total_tokens: number;
-}
-
 export interface RelayOutcome {
   outcome: 'completed' | 'failed' | 'cancelled';
   error?: ApiError;
   usage?: Usage;
   events: number;
+  /** Characters of generated text relayed (content, refusals, tool-call arguments): the charge when no usage came. */
+  generatedCharacters: number;
 }
 
 export interface RelayOptions {
@@ -32,6 +30,8 @@ export interface RelayOptions {
   /** Turns whatever the upstream read threw into the error to report. */
   toError: (error: unknown, timedOut: boolean) => ApiError;
   onDone: (outcome: RelayOutcome) => void;
+  /** Drops the usage-only event: the gateway asked Azure for it, the caller did not. */
+  dropUsageEvent?: boolean;
   /** Called once, when the first upstream chunk arrives. */
   onFirstChunk?: () => void;
 }
@@ -47,29 +47,49 @@ export function relaySse(
   const decoder = new TextDecoder();
   let pending = '';
   let events = 0;
+  let generatedCharacters = 0;
   let sawDone = false;
   let usage: Usage | undefined;
   let finished = false;
   let sawChunk = false;
 
-  const finish = (outcome: RelayOutcome): void => {
+  const outcome = (kind: RelayOutcome['outcome'], error?: ApiError): RelayOutcome => ({
+    outcome: kind,
+    ...(error ? { error } : {}),
+    events,
+    generatedCharacters,
+    ...(usage ? { usage } : {}),
+  });
+
+  const finish = (result: RelayOutcome): void => {
     if (finished) return;
     finished = true;
-    options.onDone(outcome);
+    options.onDone(result);
   };
 
-  // NOTE: only events that mention usage are parsed; everything else passes through untouched.
-  const observe = (chunk: Uint8Array): void => {
+  /** Reads the complete events in `chunk` and returns the text to relay: whole events only. */
+  const relayable = (chunk: Uint8Array): string => {
     pending += decoder.decode(chunk, { stream: true });
+    let out = '';
     let boundary = pending.indexOf('\n\n');
     while (boundary !== -1) {
-      const event = pending.slice(0, boundary).trim();
+      const raw = pending.slice(0, boundary + 2);
+      const event = raw.trim();
       pending = pending.slice(boundary + 2);
-      if (event.length > 0) events++;
-      if (event === DONE_MARKER) sawDone = true;
-      else if (event.includes('"usage":{')) usage = parseUsage(event) ?? usage;
       boundary = pending.indexOf('\n\n');
+      if (event.length === 0) continue;
+      events++;
+      if (event === DONE_MARKER) {
+        sawDone = true;
+        out += raw;
+        continue;
+      }
+      const seen = inspect(event);
+      generatedCharacters += seen.generatedCharacters;
+      if (seen.usage) usage = seen.usage;
+      if (!(seen.usageOnly && options.dropUsageEvent)) out += raw;
     }
+    return out;
   };
 
   const readWithTimeout = async (): Promise<ReadableStreamReadResult<Uint8Array>> => {
@@ -90,32 +110,35 @@ export function relaySse(
     {
       async pull(controller) {
         try {
-          const { done, value } = await readWithTimeout();
-          if (!done) {
+          // NOTE: events are relayed whole, so a pull that read only part of one reads on.
+          for (;;) {
+            const { done, value } = await readWithTimeout();
+            if (done) break;
             if (!sawChunk) options.onFirstChunk?.();
             sawChunk = true;
-            observe(value);
-            controller.enqueue(value);
-            return;
+            const text = relayable(value);
+            if (text.length > 0) {
+              controller.enqueue(encoder.encode(text));
+              return;
+            }
           }
           if (!sawDone) throw new PrematureEnd();
           controller.close();
-          finish({ outcome: 'completed', events, ...(usage ? { usage } : {}) });
+          finish(outcome('completed'));
         } catch (caught) {
           options.abort();
           void reader.cancel().catch(() => undefined);
           const error = options.toError(caught, caught instanceof IdleTimeout);
-          // NOTE: close an event the upstream left half-written so the error event parses on its own.
-          const prefix = pending.length > 0 ? '\n\n' : '';
-          controller.enqueue(encoder.encode(`${prefix}data: ${JSON.stringify(error.toBody())}\n\n`));
+          // NOTE: a half-written event is never relayed, so the error event parses on its own.
+          controller.enqueue(encoder.encode(`data: ${JSON.stringify(error.toBody())}\n\n`));
           controller.close();
-          finish({ outcome: 'failed', error, events, ...(usage ? { usage } : {}) });
+          finish(outcome('failed', error));
         }
       },
       cancel() {
         options.abort();
         void reader.cancel().catch(() => undefined);
-        finish({ outcome: 'cancelled', events, ...(usage ? { usage } : {}) });
+        finish(outcome('cancelled'));
       },
     },
     { highWaterMark: 0 },
@@ -130,11 +153,75 @@ export class PrematureEnd extends Error {
   override name = 'PrematureEnd';
 }
 
-function parseUsage(event: string): Usage | undefined {
+interface Inspected {
+  usage?: Usage;
+  /** The chat usage chunk: no choices, only usage. */
+  usageOnly: boolean;
+  generatedCharacters: number;
+}
+
+interface ChunkShape {
+  usage?: Partial<Usage> | null;
+  choices?: {
+    delta?: {
+      content?: unknown;
+      refusal?: unknown;
+      tool_calls?: { function?: { arguments?: unknown } }[];
+    };
+  }[];
+  type?: unknown;
+  delta?: unknown;
+  response?: { usage?: { input_tokens?: number; output_tokens?: number; total_tokens?: number } | null };
+}
+
+const length = (value: unknown): number => (typeof value === 'string' ? value.length : 0);
+
+/**
+ * What one event says about tokens: Azure's usage (chat chunks, or a Responses `response.completed` event)
+ * and how much generated text it carries. An event that is not JSON says nothing.
+ */
+function inspect(event: string): Inspected {
+  let parsed: ChunkShape;
   try {
-    const parsed = JSON.parse(event.replace(/^data:\s*/, '')) as { usage?: Usage | null };
-    return parsed.usage ?? undefined;
+    parsed = JSON.parse(event.replace(/^data:\s*/, '')) as ChunkShape;
   } catch {
-    return undefined;
+    return { usageOnly: false, generatedCharacters: 0 };
   }
+  let generated = 0;
+  for (const choice of parsed.choices ?? []) {
+    const delta = choice.delta;
+    generated += length(delta?.content) + length(delta?.refusal);
+    for (const call of delta?.tool_calls ?? []) generated += length(call.function?.arguments);
+  }
+  if (typeof parsed.type === 'string' && parsed.type.endsWith('.delta')) generated += length(parsed.delta);
+  const usage = toUsage(parsed);
+  return {
+    ...(usage ? { usage } : {}),
+    usageOnly: usage !== undefined && Array.isArray(parsed.choices) && parsed.choices.length === 0,
+    generatedCharacters: generated,
+  };
+}
+
+function toUsage(parsed: ChunkShape): Usage | undefined {
+  const chat = parsed.usage;
+  if (chat && typeof chat.prompt_tokens === 'number' && typeof chat.completion_tokens === 'number') {
+    return {
+      prompt_tokens: chat.prompt_tokens,
+      completion_tokens: chat.completion_tokens,
+      total_tokens: chat.total_tokens ?? chat.prompt_tokens + chat.completion_tokens,
+    };
+  }
+  const responses = parsed.response?.usage;
+  if (
+    responses &&
+    typeof responses.input_tokens === 'number' &&
+    typeof responses.output_tokens === 'number'
+  ) {
+    return {
+      prompt_tokens: responses.input_tokens,
+      completion_tokens: responses.output_tokens,
+      total_tokens: responses.total_tokens ?? responses.input_tokens + responses.output_tokens,
+    };
+  }
+  return undefined;
 }
