@@ -1,10 +1,10 @@
-import { createAuthenticator } from '../src/lib/callerAuth';
-import { createCallerLimiter } from '../src/lib/callerLimits';
+import { createAuthenticator } from '../src/lib/caller/callerAuth';
+import { createCallerLimiter } from '../src/lib/caller/callerLimits';
 import { appServiceAuthEnabled, loadConfig } from '../src/lib/config';
 import { chooseCredential, createCredential, describeCredential } from '../src/lib/credential';
 import { createGateway } from '../src/lib/gateway';
 import type { GatewayRequest, Logger } from '../src/lib/http';
-import { createOpenAIClient } from '../src/lib/openaiClient';
+import { createOpenAIClient } from '../src/lib/upstream/openaiClient';
 import { runPool, type Batch, type ChatLoad } from './load';
 
 /**

@@ -26,7 +26,7 @@ const sourcemapDir = path.resolve(values['sourcemap-dir']);
 /** The chunk the entry point imports the ARM SDK from, next to it in dist/. */
 const ARM_CHUNK = './arm.js';
 
-// NOTE: src/lib/armClient.ts imports the SDK dynamically; resolving it to a sibling file keeps that import
+// NOTE: src/lib/upstream/armClient.ts imports the SDK dynamically; resolving it to a sibling file keeps that import
 // dynamic in the output, so the SDK is neither parsed nor evaluated until a model listing runs.
 const armAsChunk = {
   name: 'arm-sdk-as-chunk',

@@ -1,8 +1,8 @@
 import * as z from 'zod';
-import { buildChatRequestSchema } from './chatRequest';
+import { buildChatRequestSchema } from './chat/chatRequest';
 import type { Config } from './config';
 import type { ErrorType } from './errors';
-import type { ModelEntry } from './modelCatalog';
+import type { ModelEntry } from './catalog/modelCatalog';
 
 /**
  * The OpenAPI 3.1 description of the API. The chat request body is generated from the very schema the app

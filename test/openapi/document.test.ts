@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { makeChatRequestParser } from '../../src/lib/chatRequest';
+import { makeChatRequestParser } from '../../src/lib/chat/chatRequest';
 import { loadConfig } from '../../src/lib/config';
 import { buildOpenApiDocument, SCHEMA_NAMES } from '../../src/lib/openapi';
 import { baseEnv } from '../support/gatewayHarness';

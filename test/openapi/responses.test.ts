@@ -2,10 +2,10 @@ import type { AccountModel, Deployment, Model } from '@azure/arm-cognitiveservic
 import { CredentialUnavailableError } from '@azure/identity';
 import { createLocalJWKSet, exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createAuthenticator, type Authenticate } from '../../src/lib/callerAuth';
+import { createAuthenticator, type Authenticate } from '../../src/lib/caller/callerAuth';
 import { loadConfig } from '../../src/lib/config';
 import type { GatewayResponse } from '../../src/lib/http';
-import { catalogEntry, deploymentEntry, type ModelCatalog } from '../../src/lib/modelCatalog';
+import { catalogEntry, deploymentEntry, type ModelCatalog } from '../../src/lib/catalog/modelCatalog';
 import { buildGateway, gatewayHandler } from '../../src/lib/gateway';
 import { buildOpenApiDocument } from '../../src/lib/openapi';
 import {

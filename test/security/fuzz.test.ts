@@ -2,11 +2,11 @@ import { HttpRequest } from '@azure/functions';
 import fc from 'fast-check';
 import { createLocalJWKSet, exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createAuthenticator } from '../../src/lib/callerAuth';
+import { createAuthenticator } from '../../src/lib/caller/callerAuth';
 import { loadConfig } from '../../src/lib/config';
 import type { Handler } from '../../src/lib/gateway';
 import type { GatewayResponse } from '../../src/lib/http';
-import type { ModelEntry } from '../../src/lib/modelCatalog';
+import type { ModelEntry } from '../../src/lib/catalog/modelCatalog';
 import { answer, baseEnv, bodyText, harness, type Harness } from '../support/gatewayHarness';
 
 /**

@@ -1,10 +1,10 @@
 import { HttpRequest, InvocationContext } from '@azure/functions';
 import { AzureOpenAI } from 'openai';
-import { createCallerLimiter } from '../../src/lib/callerLimits';
+import { createCallerLimiter } from '../../src/lib/caller/callerLimits';
 import { loadConfig, type Config } from '../../src/lib/config';
 import { createGateway, type Gateway, type GatewayDeps } from '../../src/lib/gateway';
-import type { ModelCatalog } from '../../src/lib/modelCatalog';
-import { budgetAwareFetch } from '../../src/lib/openaiClient';
+import type { ModelCatalog } from '../../src/lib/catalog/modelCatalog';
+import { budgetAwareFetch } from '../../src/lib/upstream/openaiClient';
 
 /** Settings for in-process tests: anonymous callers, a fake endpoint reached only through injected fetch. */
 export const baseEnv: Record<string, string> = {

@@ -1,6 +1,6 @@
 import { createLocalJWKSet, exportJWK, generateKeyPair, SignJWT, type JWTPayload } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createAuthenticator, type Authenticate } from '../../src/lib/callerAuth';
+import { createAuthenticator, type Authenticate } from '../../src/lib/caller/callerAuth';
 import type { Config } from '../../src/lib/config';
 
 const tenantId = '8f4b3a2e-1c2d-4e5f-9a8b-7c6d5e4f3a2b';

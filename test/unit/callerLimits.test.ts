@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createCallerLimiter, estimatePromptTokens } from '../../src/lib/callerLimits';
+import { createCallerLimiter, estimatePromptTokens } from '../../src/lib/caller/callerLimits';
 import type { ApiError } from '../../src/lib/errors';
 import { thrown } from '../support/thrown';
 

@@ -1,7 +1,7 @@
 import type { CognitiveServicesManagementClient } from '@azure/arm-cognitiveservices';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/lib/config';
-import { catalogEntry, createModelCatalog, deploymentEntry } from '../../src/lib/modelCatalog';
+import { catalogEntry, createModelCatalog, deploymentEntry } from '../../src/lib/catalog/modelCatalog';
 import { baseEnv } from '../support/gatewayHarness';
 
 describe('model entries', () => {

@@ -1,6 +1,6 @@
 import { HttpRequest } from '@azure/functions';
 import { describe, expect, it } from 'vitest';
-import { jsonDepth, readJsonBody } from '../../src/lib/requestBody';
+import { jsonDepth, readJsonBody } from '../../src/lib/request/requestBody';
 
 const post = (body: string, contentType = 'application/json') =>
   new HttpRequest({

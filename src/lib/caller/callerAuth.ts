@@ -6,8 +6,8 @@ import {
   type JWTPayload,
   type JWTVerifyGetKey,
 } from 'jose';
-import type { Config } from './config';
-import { ApiError } from './errors';
+import type { Config } from '../config';
+import { ApiError } from '../errors';
 
 /**
  * Who is calling. Browser callers present a Microsoft Entra access token for the gateway's own API; the

@@ -1,5 +1,5 @@
-import type { Config } from './config';
-import { ApiError, retryAfterHeaders } from './errors';
+import type { Config } from '../config';
+import { ApiError, retryAfterHeaders } from '../errors';
 
 /**
  * Per-caller limits, held in this process's memory: requests per minute, tokens per minute (charged up front

@@ -2,7 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type { TokenCredential } from '@azure/identity';
 import { getBearerTokenProvider } from '@azure/identity';
 import { AzureOpenAI } from 'openai';
-import type { Config } from './config';
+import type { Config } from '../config';
 
 export const COGNITIVE_SERVICES_SCOPE = 'https://cognitiveservices.azure.com/.default';
 

@@ -1,8 +1,8 @@
 import type { CognitiveServicesManagementClient } from '@azure/arm-cognitiveservices';
 import type { PipelinePolicy } from '@azure/core-rest-pipeline';
 import type { TokenCredential } from '@azure/identity';
-import type { Config } from './config';
-import { ApiError } from './errors';
+import type { Config } from '../config';
+import { ApiError } from '../errors';
 import { rateLimited } from './upstreamError';
 
 export const MANAGEMENT_SCOPE = 'https://management.azure.com/.default';

@@ -1,5 +1,5 @@
-import { ApiError } from './errors';
-import type { GatewayRequest } from './http';
+import { ApiError } from '../errors';
+import type { GatewayRequest } from '../http';
 
 export const MAX_JSON_DEPTH = 64;
 

@@ -5,8 +5,8 @@ import {
   APIUserAbortError,
   OpenAIError,
 } from 'openai';
-import { ConfigError } from './config';
-import { ApiError, internalError, retryAfterHeaders } from './errors';
+import { ConfigError } from '../config';
+import { ApiError, internalError, retryAfterHeaders } from '../errors';
 import { retryAfterMs } from './openaiClient';
 
 /**

@@ -4,7 +4,7 @@ import type {
   Deployment,
   Model,
 } from '@azure/arm-cognitiveservices';
-import type { Config } from './config';
+import type { Config } from '../config';
 import { TtlCache } from './ttlCache';
 
 /**

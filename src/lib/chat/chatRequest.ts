@@ -1,6 +1,6 @@
 import * as z from 'zod';
-import { deploymentNamePattern, type Config } from './config';
-import { ApiError } from './errors';
+import { deploymentNamePattern, type Config } from '../config';
+import { ApiError } from '../errors';
 
 /**
  * The chat request the gateway accepts: Azure OpenAI's chat completions body, minus anything that would act

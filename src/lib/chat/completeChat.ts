@@ -3,15 +3,15 @@ import type {
   ChatCompletion,
   ChatCompletionCreateParamsNonStreaming,
 } from 'openai/resources/chat/completions';
-import type { CallerLimiter } from './callerLimits';
-import { estimatePromptTokens } from './callerLimits';
+import type { CallerLimiter } from '../caller/callerLimits';
+import { estimatePromptTokens } from '../caller/callerLimits';
 import type { ChatRequest } from './chatRequest';
-import type { Config } from './config';
-import { ApiError } from './errors';
-import { jsonResponse, type GatewayResponse } from './http';
-import { upstreamDeadline } from './openaiClient';
-import { relaySse, type RelayOutcome } from './sseRelay';
-import { toApiError } from './upstreamError';
+import type { Config } from '../config';
+import { ApiError } from '../errors';
+import { jsonResponse, type GatewayResponse } from '../http';
+import { upstreamDeadline } from '../upstream/openaiClient';
+import { relaySse, type RelayOutcome } from '../upstream/sseRelay';
+import { toApiError } from '../upstream/upstreamError';
 
 /** What a chat call adds to the request's summary log line (never content). */
 export interface ChatSummary {
@@ -36,10 +36,17 @@ export interface ChatDeps {
 const upstreamRequestId = (headers: Headers): string | null =>
   headers.get('apim-request-id') ?? headers.get('x-request-id');
 
-export function makeChatCompletions({ config, client, limiter }: ChatDeps) {
+/** Completes one validated chat request for a caller: limits, the upstream call, and the relay of a stream. */
+export type CompleteChat = (
+  request: ChatRequest,
+  callerKey: string,
+  summary: ChatSummary,
+) => Promise<ChatResult>;
+
+export function makeCompleteChat({ config, client, limiter }: ChatDeps): CompleteChat {
   const allowed = new Set(config.openai.allowedDeployments);
 
-  return async (request: ChatRequest, callerKey: string, summary: ChatSummary): Promise<ChatResult> => {
+  return async (request, callerKey, summary) => {
     const deployment = request.model ?? config.openai.deployment;
     summary.deployment = deployment;
     summary.streamed = request.stream === true;

@@ -1,5 +1,5 @@
 import type { ReadableStreamReadResult } from 'node:stream/web';
-import type { ApiError } from './errors';
+import type { ApiError } from '../errors';
 
 /**
  * Relays an upstream server-sent-event body to the caller byte for byte, as each chunk arrives. Reads are
