@@ -59,7 +59,7 @@ describe('Responses on the v1 surface through the OpenAI client', () => {
     expect(data.object).toBe('response');
     expect(data.status).toBe('completed');
     expect(data.model).toBe('gpt-4o-mini-2024-07-18');
-    expect(data.store).toBe(false);
+    expect((data as unknown as { store: boolean }).store).toBe(false);
     expect(data.output_text.split(' ').slice(1)).toHaveLength(16);
     expect(data.usage?.output_tokens).toBe(16);
     expect(data.usage?.input_tokens).toBeGreaterThan(0);
