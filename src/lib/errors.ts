@@ -1,3 +1,5 @@
+import type { ErrorCode, UpstreamCode } from './errorCodes';
+
 /**
  * The one error shape every response uses: the OpenAI envelope `{"error":{"message","type","code","param"}}`.
  * Expected errors carry their own HTTP response; anything else becomes a generic 500.
@@ -44,7 +46,7 @@ export class ApiError extends Error {
 
   constructor(
     readonly status: number,
-    readonly code: string,
+    readonly code: ErrorCode | UpstreamCode,
     message: string,
     options: ApiErrorOptions = {},
   ) {

@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import { buildChatRequestSchema } from './chat/chatRequest';
 import type { Config } from './config';
+import { errorCodeNames } from './errorCodes';
 import type { ErrorType } from './errors';
 import type { ModelEntry } from './catalog/modelCatalog';
 
@@ -66,7 +67,12 @@ export const errorSchema = z
     error: z.strictObject({
       message: z.string(),
       type: z.enum(errorTypes),
-      code: z.string().describe('Stable, machine-readable: invalid_request, content_filter, rate_limited…'),
+      code: z
+        .union([
+          z.enum(errorCodeNames).describe('A code the gateway chose; the README lists what each means.'),
+          z.string().describe('A code Azure OpenAI chose for a 400 it gave (e.g. context_length_exceeded).'),
+        ])
+        .describe('Stable and machine-readable.'),
       param: nullableString.describe('The request field at fault, as a path such as messages[0].content.'),
       content_filter_result: z
         .record(z.string(), filterVerdict)

@@ -6,6 +6,7 @@ import {
   OpenAIError,
 } from 'openai';
 import { ConfigError } from '../config';
+import { upstreamCode } from '../errorCodes';
 import { ApiError, internalError, retryAfterHeaders } from '../errors';
 import { retryAfterMs } from './openaiClient';
 
@@ -81,7 +82,10 @@ function fromOpenAI(error: APIError<number>, deployment: string): ApiError {
       typeof upstream.message === 'string'
         ? truncate(upstream.message)
         : 'Azure OpenAI rejected the request.';
-    return new ApiError(400, code === '400' ? 'invalid_request' : code, message, { param, logDetail });
+    return new ApiError(400, code === '400' ? 'invalid_request' : upstreamCode(code), message, {
+      param,
+      logDetail,
+    });
   }
   if (status === 401 || status === 403) {
     return new ApiError(502, 'upstream_permission_denied', PERMISSION_HINT, { logDetail });
