@@ -95,8 +95,8 @@ param openAiDeploymentSkuName string = 'GlobalStandard'
 @minValue(1)
 param openAiDeploymentCapacity int = 50
 
-@description('Azure OpenAI data-plane API version the gateway calls (AZURE_OPENAI_API_VERSION).')
-param openAiApiVersion string = '2024-10-21'
+@description('Azure OpenAI data-plane API version the gateway calls (AZURE_OPENAI_API_VERSION): v1 (the v1 API), or a dated version such as 2024-10-21.')
+param openAiApiVersion string = 'v1'
 
 @description('Deployments callers may choose with "model" (AZURE_OPENAI_ALLOWED_DEPLOYMENTS); empty for only the default deployment.')
 param openAiAllowedDeployments string[] = []

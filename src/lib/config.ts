@@ -5,7 +5,8 @@ import * as z from 'zod';
  * README table, `local.settings.json` and the Bicep app settings use exactly these names.
  */
 
-const DEFAULT_API_VERSION = '2024-10-21';
+/** Azure OpenAI's v1 API: no monthly version, the plain OpenAI client (docs: "Azure OpenAI API version lifecycle"). */
+const DEFAULT_API_VERSION = 'v1';
 
 const isLoopback = (host: string): boolean =>
   host === '127.0.0.1' || host === 'localhost' || host === '[::1]';
@@ -50,7 +51,12 @@ const settingsSchema = {
   AZURE_OPENAI_ENDPOINT: { schema: serviceUrl, required: true },
   AZURE_OPENAI_DEPLOYMENT: { schema: deploymentName, required: true },
   AZURE_OPENAI_API_VERSION: {
-    schema: z.string().regex(/^\d{4}-\d{2}-\d{2}(-preview)?$/, 'must look like 2024-10-21'),
+    schema: z
+      .string()
+      .regex(
+        /^(v1|preview|\d{4}-\d{2}-\d{2}(-preview)?)$/,
+        'must be v1, preview or a dated version such as 2024-10-21',
+      ),
     default: DEFAULT_API_VERSION,
   },
   AZURE_OPENAI_ALLOWED_DEPLOYMENTS: {

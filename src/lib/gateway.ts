@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { AzureOpenAI } from 'openai';
+import type OpenAI from 'openai';
 import { createAuthenticator, type Authenticate } from './caller/callerAuth';
 import { createCallerLimiter, type CallerLimiter } from './caller/callerLimits';
 import { createModelCatalog, type ModelCatalog } from './catalog/modelCatalog';
@@ -29,7 +29,7 @@ export type { Handler } from './request/serve';
 
 export interface GatewayDeps {
   config: Config;
-  openai: AzureOpenAI;
+  openai: OpenAI;
   catalog: ModelCatalog;
   authenticate: Authenticate;
   limiter: CallerLimiter;

@@ -516,7 +516,7 @@ describe('a deployment with the shipped parameters', () => {
     });
     expect(config.openai).toMatchObject({
       deployment: 'gpt-4.1-mini',
-      apiVersion: '2024-10-21',
+      apiVersion: 'v1',
       allowedDeployments: ['gpt-4.1-mini'],
     });
     expect(config.arm).toMatchObject({

@@ -1,4 +1,4 @@
-import type { AzureOpenAI } from 'openai';
+import type OpenAI from 'openai';
 import type {
   ChatCompletion,
   ChatCompletionCreateParamsNonStreaming,
@@ -29,7 +29,7 @@ export interface ChatResult extends GatewayResponse {
 
 export interface ChatDeps {
   config: Config;
-  client: AzureOpenAI;
+  client: OpenAI;
   limiter: CallerLimiter;
 }
 
