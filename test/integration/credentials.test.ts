@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startStack, type Stack } from '../support/stack';
+import { startStack, type Stack, type StackOptions } from '../support/stack';
 import { errorOf, eventually, get, hello, jwtPattern, postChat } from './http';
 
 /**
@@ -25,11 +25,57 @@ async function expectChatActsAs(
   expect((await errorOf(refused)).code).toBe('upstream_permission_denied');
 }
 
-describe('managed identity, system-assigned', () => {
+type PrincipalName = keyof Stack['emulator']['principals'];
+type TokenSource = 'identityCalls' | 'azCalls';
+
+interface CredentialCase {
+  name: string;
+  options: StackOptions;
+  /** Where the app's tokens must come from, and where they must never come from. */
+  source: TokenSource;
+  never: TokenSource;
+  principal: PrincipalName;
+  /** The line naming the credential in the app's log. */
+  logLine: (stack: Stack) => string;
+}
+
+const principalNames: PrincipalName[] = ['systemAssigned', 'userAssigned', 'developer'];
+
+describe.each<CredentialCase>([
+  {
+    name: 'managed identity, system-assigned',
+    options: { credential: 'managedidentity' },
+    source: 'identityCalls',
+    never: 'azCalls',
+    principal: 'systemAssigned',
+    logLine: () => 'ManagedIdentityCredential (system-assigned)',
+  },
+  {
+    name: 'managed identity, user-assigned (AZURE_CLIENT_ID)',
+    options: { credential: 'managedidentity', userAssigned: true },
+    source: 'identityCalls',
+    never: 'azCalls',
+    principal: 'userAssigned',
+    logLine: (stack) =>
+      `ManagedIdentityCredential (user-assigned, AZURE_CLIENT_ID=${stack.emulator.principals.userAssigned.clientId})`,
+  },
+  {
+    name: 'Azure CLI credential (the emulator’s az on PATH)',
+    options: { credential: 'azurecli' },
+    source: 'azCalls',
+    never: 'identityCalls',
+    principal: 'developer',
+    logLine: (stack) => `AzureCliCredential (AZURE_TENANT_ID=${stack.emulator.tenantId})`,
+  },
+])('$name', ({ options, source, never, principal, logLine }) => {
   let stack: Stack;
+  const others = () =>
+    principalNames
+      .filter((name) => name !== principal)
+      .map((name) => stack.emulator.principals[name].objectId);
 
   beforeAll(async () => {
-    stack = await startStack({ credential: 'managedidentity' });
+    stack = await startStack(options);
   });
 
   afterAll(async () => {
@@ -40,125 +86,33 @@ describe('managed identity, system-assigned', () => {
     await stack.emulator.admin.reset();
   });
 
-  it('completes a chat with a token from the identity endpoint and never runs az', async () => {
+  it(`completes a chat with a token from its own source only`, async () => {
     const response = await postChat(stack, hello());
     expect(response.status).toBe(200);
     expect(await response.json()).toMatchObject({ object: 'chat.completion' });
     const stats = await stack.emulator.admin.stats();
-    expect(stats.identityCalls).toBeGreaterThanOrEqual(1);
-    expect(stats.azCalls).toBe(0);
+    expect(stats[source]).toBeGreaterThanOrEqual(1);
+    expect(stats[never]).toBe(0);
     expect(stats.chatCalls).toBe(1);
   });
 
-  it('gets an ARM token from the identity endpoint too, to list the deployments', async () => {
+  it('lists the deployments with an ARM token from the same source', async () => {
+    for (const other of others()) await stack.emulator.admin.removeRole(other);
     const response = await get(stack, '/models');
     expect(response.status).toBe(200);
     const stats = await stack.emulator.admin.stats();
-    expect(stats.identityCalls).toBeGreaterThanOrEqual(1);
+    expect(stats[source]).toBeGreaterThanOrEqual(1);
     expect(stats.armCalls).toBeGreaterThanOrEqual(1);
-    expect(stats.azCalls).toBe(0);
+    expect(stats[never]).toBe(0);
   });
 
-  it('authenticates as the system-assigned principal, not the user-assigned one', async () => {
-    const { systemAssigned, userAssigned, developer } = stack.emulator.principals;
-    await expectChatActsAs(stack, systemAssigned.objectId, [userAssigned.objectId, developer.objectId]);
+  it('authenticates as its own principal and no other', async () => {
+    await expectChatActsAs(stack, stack.emulator.principals[principal].objectId, others());
   });
 
-  it('names the system-assigned managed identity in its log and writes no token there', async () => {
-    expect(await eventually(() => stack.logs().includes('ManagedIdentityCredential (system-assigned)'))).toBe(
-      true,
-    );
-    expect(stack.logs()).not.toMatch(jwtPattern);
-  });
-});
-
-describe('managed identity, user-assigned (AZURE_CLIENT_ID)', () => {
-  let stack: Stack;
-
-  beforeAll(async () => {
-    stack = await startStack({ credential: 'managedidentity', userAssigned: true });
-  });
-
-  afterAll(async () => {
-    await stack.stop();
-  });
-
-  afterEach(async () => {
-    await stack.emulator.admin.reset();
-  });
-
-  it('completes a chat with a token from the identity endpoint and never runs az', async () => {
-    const response = await postChat(stack, hello());
-    expect(response.status).toBe(200);
-    const stats = await stack.emulator.admin.stats();
-    expect(stats.identityCalls).toBeGreaterThanOrEqual(1);
-    expect(stats.azCalls).toBe(0);
-  });
-
-  it('authenticates as the user-assigned principal, not the system-assigned one', async () => {
-    const { systemAssigned, userAssigned, developer } = stack.emulator.principals;
-    await expectChatActsAs(stack, userAssigned.objectId, [systemAssigned.objectId, developer.objectId]);
-  });
-
-  it('lists the deployments with the user-assigned identity', async () => {
-    const { systemAssigned } = stack.emulator.principals;
-    await stack.emulator.admin.removeRole(systemAssigned.objectId);
-    expect((await get(stack, '/models')).status).toBe(200);
-  });
-
-  it('names the user-assigned identity by client id in its log', async () => {
-    const clientId = stack.emulator.principals.userAssigned.clientId;
-    expect(
-      await eventually(() =>
-        stack.logs().includes(`ManagedIdentityCredential (user-assigned, AZURE_CLIENT_ID=${clientId})`),
-      ),
-    ).toBe(true);
-    expect(stack.logs()).not.toMatch(jwtPattern);
-  });
-});
-
-describe('Azure CLI credential (the emulator’s az on PATH)', () => {
-  let stack: Stack;
-
-  beforeAll(async () => {
-    stack = await startStack({ credential: 'azurecli' });
-  });
-
-  afterAll(async () => {
-    await stack.stop();
-  });
-
-  afterEach(async () => {
-    await stack.emulator.admin.reset();
-  });
-
-  it('completes a chat with a token from az and never calls the identity endpoint', async () => {
-    const response = await postChat(stack, hello());
-    expect(response.status).toBe(200);
-    const stats = await stack.emulator.admin.stats();
-    expect(stats.azCalls).toBeGreaterThanOrEqual(1);
-    expect(stats.identityCalls).toBe(0);
-  });
-
-  it('lists the deployments with an ARM token from az', async () => {
-    const response = await get(stack, '/models');
-    expect(response.status).toBe(200);
-    const stats = await stack.emulator.admin.stats();
-    expect(stats.azCalls).toBeGreaterThanOrEqual(1);
-    expect(stats.armCalls).toBeGreaterThanOrEqual(1);
-    expect(stats.identityCalls).toBe(0);
-  });
-
-  it('authenticates as the signed-in developer', async () => {
-    const { systemAssigned, userAssigned, developer } = stack.emulator.principals;
-    await expectChatActsAs(stack, developer.objectId, [systemAssigned.objectId, userAssigned.objectId]);
-  });
-
-  it('names the Azure CLI credential and its pinned tenant in its log, and writes no token there', async () => {
-    const tenantId = stack.emulator.tenantId;
-    expect(
-      await eventually(() => stack.logs().includes(`AzureCliCredential (AZURE_TENANT_ID=${tenantId})`)),
-    ).toBe(true);
+  it('names the credential in its log and writes no token there', async () => {
+    const line = logLine(stack);
+    expect(await eventually(() => stack.logs().includes(line))).toBe(true);
     expect(stack.logs()).not.toMatch(jwtPattern);
   });
 });

@@ -2,6 +2,7 @@ import type { AccountModel, Deployment, Model } from '@azure/arm-cognitiveservic
 import { CredentialUnavailableError } from '@azure/identity';
 import { createLocalJWKSet, exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { sseUpstream } from '../support/sseUpstream';
 import { createAuthenticator, type Authenticate } from '../../src/lib/caller/callerAuth';
 import { loadConfig } from '../../src/lib/config';
 import type { GatewayResponse } from '../../src/lib/http';
@@ -97,29 +98,6 @@ const azureStream = [
 ]
   .map((event) => `data: ${JSON.stringify(event)}\n\n`)
   .concat('data: [DONE]\n\n');
-
-const encoder = new TextEncoder();
-
-/** An upstream answering with an SSE body; `failAfter` events in, the connection breaks. */
-function sseUpstream(events: string[], failAfter?: number): typeof fetch {
-  return () => {
-    let index = 0;
-    const body = new ReadableStream<Uint8Array>({
-      pull(controller) {
-        if (failAfter !== undefined && index === failAfter) {
-          controller.error(new TypeError('terminated'));
-          return;
-        }
-        const next = events[index++];
-        if (next === undefined) controller.close();
-        else controller.enqueue(encoder.encode(next));
-      },
-    });
-    return Promise.resolve(
-      new Response(body, { status: 200, headers: { 'content-type': 'text/event-stream' } }),
-    );
-  };
-}
 
 const throwing =
   (error: unknown): typeof fetch =>
@@ -285,7 +263,10 @@ describe('POST /chat/completions responses match the OpenAPI document', () => {
   });
 
   it('a stream that breaks after it started, ending with an error event', async () => {
-    const observed = await postChat(harness(sseUpstream(azureStream, 3)), { ...hello, stream: true });
+    const observed = await postChat(
+      harness(sseUpstream([...azureStream.slice(0, 3), { fail: new TypeError('terminated') }])),
+      { ...hello, stream: true },
+    );
     expect(observed.body).toContain('"code":"upstream_error"');
   });
 

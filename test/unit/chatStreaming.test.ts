@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { chatRequest, harness } from '../support/gatewayHarness';
+import { sseEvent as event, sseUpstream } from '../support/sseUpstream';
 
-const encoder = new TextEncoder();
-const event = (data: unknown) => `data: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`;
 const chunk = (content: string) => ({
   id: 'c1',
   object: 'chat.completion.chunk',
@@ -10,34 +9,6 @@ const chunk = (content: string) => ({
   model: 'gpt-4o-mini',
   choices: [{ index: 0, delta: { content }, finish_reason: null, content_filter_results: {} }],
 });
-
-interface Step {
-  afterMs: number;
-  text?: string;
-  fail?: Error;
-}
-
-/** An upstream whose SSE body is written step by step on a timer, like Azure's. */
-function sseUpstream(steps: Step[]): typeof fetch {
-  return () => {
-    let index = 0;
-    const body = new ReadableStream<Uint8Array>({
-      async pull(controller) {
-        const step = steps[index++];
-        if (!step) {
-          controller.close();
-          return;
-        }
-        await new Promise((resolve) => setTimeout(resolve, step.afterMs));
-        if (step.fail) controller.error(step.fail);
-        else if (step.text !== undefined) controller.enqueue(encoder.encode(step.text));
-      },
-    });
-    return Promise.resolve(
-      new Response(body, { status: 200, headers: { 'content-type': 'text/event-stream' } }),
-    );
-  };
-}
 
 async function readTimed(stream: ReadableStream<Uint8Array>) {
   const reader = stream.getReader();

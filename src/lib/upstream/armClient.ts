@@ -3,6 +3,7 @@ import type { PipelinePolicy } from '@azure/core-rest-pipeline';
 import type { TokenCredential } from '@azure/identity';
 import type { Config } from '../config';
 import { ApiError } from '../errors';
+import { retryAfterMs } from './retryAfter';
 import { rateLimited } from './upstreamError';
 
 export const MANAGEMENT_SCOPE = 'https://management.azure.com/.default';
@@ -20,11 +21,11 @@ export const boundedRetryAfter: PipelinePolicy = {
   async sendRequest(request, next) {
     const response = await next(request);
     if (response.status !== 429 && response.status !== 503) return response;
-    const seconds = Number(response.headers.get('retry-after'));
-    if (!Number.isFinite(seconds) || seconds * 1000 <= MAX_RETRY_WAIT_MS) return response;
-    if (response.status === 429) throw rateLimited(seconds * 1000, 'Azure Resource Manager');
+    const wait = retryAfterMs(response.headers);
+    if (wait === undefined || wait <= MAX_RETRY_WAIT_MS) return response;
+    if (response.status === 429) throw rateLimited(wait, 'Azure Resource Manager');
     throw new ApiError(502, 'upstream_error', 'Azure Resource Manager is unavailable. Try again later.', {
-      logDetail: `ARM ${response.status} with retry-after ${seconds}`,
+      logDetail: `ARM ${response.status} with retry-after ${Math.ceil(wait / 1000)} s`,
     });
   },
 };

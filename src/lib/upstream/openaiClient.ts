@@ -3,6 +3,7 @@ import type { TokenCredential } from '@azure/identity';
 import { getBearerTokenProvider } from '@azure/identity';
 import OpenAI, { AzureOpenAI } from 'openai';
 import type { Config } from '../config';
+import { retryAfterMs } from './retryAfter';
 
 export const COGNITIVE_SERVICES_SCOPE = 'https://cognitiveservices.azure.com/.default';
 
@@ -10,15 +11,6 @@ export const COGNITIVE_SERVICES_SCOPE = 'https://cognitiveservices.azure.com/.de
 export const upstreamDeadline = new AsyncLocalStorage<number>();
 
 type Fetch = typeof fetch;
-
-/** Milliseconds an upstream response asks us to wait before retrying, if it says. */
-export function retryAfterMs(headers: Headers | undefined): number | undefined {
-  if (!headers) return undefined;
-  const ms = Number.parseFloat(headers.get('retry-after-ms') ?? '');
-  if (Number.isFinite(ms)) return ms;
-  const seconds = Number.parseFloat(headers.get('retry-after') ?? '');
-  return Number.isFinite(seconds) ? seconds * 1000 : undefined;
-}
 
 /**
  * Tells the SDK not to retry when the upstream's requested wait would outlive the request's time budget,

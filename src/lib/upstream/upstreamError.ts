@@ -8,7 +8,7 @@ import {
 import { ConfigError } from '../config';
 import { upstreamCode } from '../errorCodes';
 import { ApiError, internalError, retryAfterHeaders } from '../errors';
-import { retryAfterMs } from './openaiClient';
+import { retryAfterMs } from './retryAfter';
 
 /**
  * Maps whatever an upstream call threw (openai SDK, ARM SDK, credential) onto the gateway's error contract.
@@ -149,11 +149,7 @@ function fromArm(error: RestErrorLike): ApiError {
       { logDetail },
     );
   }
-  if (status === 429) {
-    const header = error.response?.headers.get('retry-after');
-    const seconds = Number.parseFloat(header ?? '');
-    return rateLimited(Number.isFinite(seconds) ? seconds * 1000 : undefined, 'Azure Resource Manager');
-  }
+  if (status === 429) return rateLimited(retryAfterMs(error.response?.headers), 'Azure Resource Manager');
   if (status === 0)
     return new ApiError(502, 'upstream_unreachable', 'Azure Resource Manager could not be reached.', {
       logDetail: `ARM ${error.code ?? 'network error'}`,
