@@ -167,6 +167,9 @@ param limitTokensPerMinute int = 60000
 @maxValue(1000000)
 param limitMaxTokens int = 4096
 
+@description('Hosted Responses tools callers may use, by type, such as web_search (RESPONSES_ALLOWED_HOSTED_TOOLS); empty for function tools only. Hosted tools act with the app\'s identity.')
+param responsesAllowedHostedTools string[] = []
+
 @description('Concurrent streams per caller (LIMIT_CONCURRENT_STREAMS); 0 for no limit.')
 @minValue(0)
 @maxValue(10000)
@@ -296,6 +299,7 @@ var gatewaySettings = union(
     LIMIT_TOKENS_PER_MINUTE: string(limitTokensPerMinute)
     LIMIT_MAX_TOKENS: string(limitMaxTokens)
     LIMIT_CONCURRENT_STREAMS: string(limitConcurrentStreams)
+    RESPONSES_ALLOWED_HOSTED_TOOLS: join(responsesAllowedHostedTools, ',')
   },
   userAssigned ? { AZURE_CLIENT_ID: identityClientId } : {},
   empty(authRequiredScope) ? {} : { AUTH_REQUIRED_SCOPE: authRequiredScope },

@@ -8,3 +8,5 @@ import './functions/models';
 import './functions/catalogModels';
 import './functions/health';
 import './functions/openapi';
+import './functions/responses';
+import './functions/routeNotFound';

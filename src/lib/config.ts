@@ -98,6 +98,12 @@ const settingsSchema = {
   LIMIT_TOKENS_PER_MINUTE: { schema: integer(0, 100_000_000), default: '60000' },
   LIMIT_MAX_TOKENS: { schema: integer(1, 1_000_000), default: '4096' },
   LIMIT_CONCURRENT_STREAMS: { schema: integer(0, 10_000), default: '4' },
+  RESPONSES_ALLOWED_HOSTED_TOOLS: {
+    schema: list.pipe(
+      z.array(z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'must list tool types such as web_search')),
+    ),
+    default: '',
+  },
 } as const satisfies Record<string, { schema: z.ZodType; required?: true; default?: string | undefined }>;
 
 export type SettingName = keyof typeof settingsSchema;
@@ -143,6 +149,8 @@ export interface Config {
     requiredRole: string | undefined;
     trustAppServiceAuth: boolean;
   };
+  /** Hosted Responses tool types callers may use (they act with the app's identity); function tools always pass. */
+  responses: { allowedHostedTools: readonly string[] };
   limits: {
     requestsPerMinute: number;
     tokensPerMinute: number;
@@ -218,6 +226,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       requiredRole: s.AUTH_REQUIRED_ROLE,
       trustAppServiceAuth: s.AUTH_TRUST_APP_SERVICE_AUTH,
     },
+    responses: { allowedHostedTools: s.RESPONSES_ALLOWED_HOSTED_TOOLS },
     limits: {
       requestsPerMinute: s.LIMIT_REQUESTS_PER_MINUTE,
       tokensPerMinute: s.LIMIT_TOKENS_PER_MINUTE,

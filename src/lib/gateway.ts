@@ -13,8 +13,12 @@ import { health } from './handlers/health';
 import { listCatalogModels } from './handlers/listCatalogModels';
 import { listModels } from './handlers/listModels';
 import { openApiDocument } from './handlers/openApiDocument';
+import { responses } from './handlers/responses';
+import { routeNotFound } from './handlers/routeNotFound';
 import { jsonResponse, type Logger } from './http';
 import { requireCaller } from './request/requireCaller';
+import { makeCreateResponse } from './responses/createResponse';
+import { makeResponsesRequestParser } from './responses/responsesRequest';
 import { makeServe, type Handler } from './request/serve';
 import { createArmClient } from './upstream/armClient';
 import { createOpenAIClient } from './upstream/openaiClient';
@@ -46,6 +50,8 @@ export interface Gateway {
   listCatalogModels: Handler;
   health: Handler;
   openApiDocument: Handler;
+  responses: Handler;
+  routeNotFound: Handler;
 }
 
 export function createGateway(deps: GatewayDeps): Gateway {
@@ -76,6 +82,18 @@ export function createGateway(deps: GatewayDeps): Gateway {
       health({ deployment: config.openai.deployment, complete, requireCaller: caller }),
     ),
     openApiDocument: serve('openApiDocument', openApiDocument(config)),
+    responses: serve(
+      'responses',
+      caller(
+        responses({
+          parse: makeResponsesRequestParser(config.request, config.responses),
+          create: makeCreateResponse({ config, client: deps.openai, limiter: deps.limiter }),
+          maxBodyBytes: config.request.maxBodyBytes,
+        }),
+      ),
+    ),
+    // NOTE: anonymous on purpose: it only names the routes, which the OpenAPI document publishes anyway.
+    routeNotFound: serve('routeNotFound', routeNotFound()),
   };
 }
 

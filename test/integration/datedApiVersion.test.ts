@@ -40,4 +40,14 @@ describe('a dated AZURE_OPENAI_API_VERSION', () => {
     expect(error.code).toBe('content_filter');
     expect(error.content_filter_result).toMatchObject({ hate: { filtered: true } });
   });
+
+  it('leaves /api/responses to the v1 API: the dated GA surface has no Responses route', async () => {
+    const response = await fetch(`${stack.apiBaseUrl}/responses`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${stack.callerToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ input: 'Hello' }),
+    });
+    expect(response.status).toBe(502);
+    expect((await errorOf(response)).code).toBe('upstream_not_found');
+  });
 });

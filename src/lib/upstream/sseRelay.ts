@@ -28,10 +28,30 @@ export interface RelayOptions {
   /** Turns whatever the upstream read threw into the error to report. */
   toError: (error: unknown, timedOut: boolean) => ApiError;
   onDone: (outcome: RelayOutcome) => void;
+  /** The event dialect: how the stream ends, where usage is, how a late failure is told. Default: chat. */
+  protocol?: SseProtocol;
+}
+
+/** What one SSE dialect means by its events. */
+export interface SseProtocol {
+  /** Looks at one complete event: does it end the stream, and what usage does it carry. */
+  observe(event: string): { terminal: boolean; usage?: Usage | undefined };
+  /** The final event reporting a failure after the first byte; `sequence` counts the events relayed. */
+  errorEvent(error: ApiError, sequence: number): string;
 }
 
 const encoder = new TextEncoder();
 const DONE_MARKER = 'data: [DONE]';
+
+/** Chat completions: ends with `data: [DONE]`; usage rides in a chunk; a failure is `data: {"error":…}`. */
+export const chatSseProtocol: SseProtocol = {
+  observe: (event) => {
+    if (event === DONE_MARKER) return { terminal: true };
+    // NOTE: only events that mention usage are parsed; everything else passes through untouched.
+    return { terminal: false, usage: event.includes('"usage":{') ? parseUsage(event) : undefined };
+  },
+  errorEvent: (error) => `data: ${JSON.stringify(error.toBody())}\n\n`,
+};
 
 export function relaySse(
   upstream: ReadableStream<Uint8Array>,
@@ -51,16 +71,19 @@ export function relaySse(
     options.onDone(outcome);
   };
 
-  // NOTE: only events that mention usage are parsed; everything else passes through untouched.
+  const protocol = options.protocol ?? chatSseProtocol;
   const observe = (chunk: Uint8Array): void => {
     pending += decoder.decode(chunk, { stream: true });
     let boundary = pending.indexOf('\n\n');
     while (boundary !== -1) {
       const event = pending.slice(0, boundary).trim();
       pending = pending.slice(boundary + 2);
-      if (event.length > 0) events++;
-      if (event === DONE_MARKER) sawDone = true;
-      else if (event.includes('"usage":{')) usage = parseUsage(event) ?? usage;
+      if (event.length > 0) {
+        events++;
+        const seen = protocol.observe(event);
+        if (seen.terminal) sawDone = true;
+        usage = seen.usage ?? usage;
+      }
       boundary = pending.indexOf('\n\n');
     }
   };
@@ -98,7 +121,7 @@ export function relaySse(
           const error = options.toError(caught, caught instanceof IdleTimeout);
           // NOTE: close an event the upstream left half-written so the error event parses on its own.
           const prefix = pending.length > 0 ? '\n\n' : '';
-          controller.enqueue(encoder.encode(`${prefix}data: ${JSON.stringify(error.toBody())}\n\n`));
+          controller.enqueue(encoder.encode(`${prefix}${protocol.errorEvent(error, events)}`));
           controller.close();
           finish({ outcome: 'failed', error, events, ...(usage ? { usage } : {}) });
         }
