@@ -5,19 +5,18 @@ import { CognitiveServicesManagementClient } from '@azure/arm-cognitiveservices'
 import { ManagedIdentityCredential } from '@azure/identity';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '../../tools/emulator/index';
-import { armGet, COGNITIVE_SERVICES, MANAGEMENT, serviceToken } from './emulator-requests';
+import { armGet, COGNITIVE_SERVICES, MANAGEMENT, serviceToken, pointIdentityAt } from './emulator-requests';
 
 const execFileAsync = promisify(execFile);
 const CATALOG_SIZE = 9;
 
 let emulator: Emulator;
 let client: CognitiveServicesManagementClient;
-const saved = { endpoint: process.env.IDENTITY_ENDPOINT, header: process.env.IDENTITY_HEADER };
+let restoreIdentity: () => void;
 
 beforeAll(async () => {
   emulator = await startEmulator();
-  process.env.IDENTITY_ENDPOINT = emulator.urls.identity;
-  process.env.IDENTITY_HEADER = emulator.identityHeader;
+  restoreIdentity = pointIdentityAt(emulator);
   client = new CognitiveServicesManagementClient(
     new ManagedIdentityCredential({ retryOptions: { maxRetries: 0 } }),
     emulator.subscriptionId,
@@ -35,10 +34,7 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
-  if (saved.endpoint === undefined) delete process.env.IDENTITY_ENDPOINT;
-  else process.env.IDENTITY_ENDPOINT = saved.endpoint;
-  if (saved.header === undefined) delete process.env.IDENTITY_HEADER;
-  else process.env.IDENTITY_HEADER = saved.header;
+  restoreIdentity();
   await emulator.close();
 });
 

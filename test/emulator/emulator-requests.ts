@@ -1,7 +1,43 @@
 import { readFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import type { IncomingHttpHeaders } from 'node:http';
-import type { Emulator } from '../../tools/emulator/index';
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import { startEmulator, type Emulator } from '../../tools/emulator/index';
+
+/**
+ * Points the managed identity variables MSAL reads at the emulator for this test file; the returned function
+ * puts back what was there before.
+ */
+export function pointIdentityAt(emulator: Emulator): () => void {
+  const saved = { endpoint: process.env.IDENTITY_ENDPOINT, header: process.env.IDENTITY_HEADER };
+  process.env.IDENTITY_ENDPOINT = emulator.urls.identity;
+  process.env.IDENTITY_HEADER = emulator.identityHeader;
+  return () => {
+    if (saved.endpoint === undefined) delete process.env.IDENTITY_ENDPOINT;
+    else process.env.IDENTITY_ENDPOINT = saved.endpoint;
+    if (saved.header === undefined) delete process.env.IDENTITY_HEADER;
+    else process.env.IDENTITY_HEADER = saved.header;
+  };
+}
+
+/**
+ * One emulator for a whole test file with a service token for Azure OpenAI: started before the tests, reset
+ * after each, closed after all. Read `file.emulator` and `file.token` inside tests.
+ */
+export function emulatorForFile(): { readonly emulator: Emulator; readonly token: string } {
+  const file = {} as { emulator: Emulator; token: string };
+  beforeAll(async () => {
+    file.emulator = await startEmulator();
+    file.token = await serviceToken(file.emulator);
+  });
+  afterEach(async () => {
+    await file.emulator.admin.reset();
+  });
+  afterAll(async () => {
+    await file.emulator.close();
+  });
+  return file;
+}
 
 export const COGNITIVE_SERVICES = 'https://cognitiveservices.azure.com';
 export const MANAGEMENT = 'https://management.azure.com';

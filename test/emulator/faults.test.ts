@@ -1,49 +1,56 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startEmulator, type Emulator } from '../../tools/emulator/index';
-import { datedChatUrl, postChat, readEvents, serviceToken, userMessage } from './emulator-requests';
+import { describe, expect, it } from 'vitest';
+import { startEmulator } from '../../tools/emulator/index';
+import {
+  emulatorForFile,
+  serviceToken,
+  datedChatUrl,
+  postChat,
+  readEvents,
+  userMessage,
+} from './emulator-requests';
 
-let emulator: Emulator;
-let token: string;
-
-beforeAll(async () => {
-  emulator = await startEmulator();
-  token = await serviceToken(emulator);
-});
-
-afterEach(async () => {
-  await emulator.admin.reset();
-});
-
-afterAll(async () => {
-  await emulator.close();
-});
+const file = emulatorForFile();
 
 function streamChat(maxTokens: number, signal?: AbortSignal): Promise<Response> {
   return postChat(
-    datedChatUrl(emulator),
+    datedChatUrl(file.emulator),
     { messages: [userMessage('fault')], max_tokens: maxTokens, stream: true },
-    { token },
+    { token: file.token },
     signal,
   );
 }
 
 describe('status faults on the data plane', () => {
   it('answers the injected status count times, then serves again', async () => {
-    await emulator.admin.setFault({ kind: 'status', target: 'openai', status: 500, count: 2 });
+    await file.emulator.admin.setFault({ kind: 'status', target: 'openai', status: 500, count: 2 });
     for (let attempt = 0; attempt < 2; attempt += 1) {
-      const failed = await postChat(datedChatUrl(emulator), { messages: [userMessage('x')] }, { token });
+      const failed = await postChat(
+        datedChatUrl(file.emulator),
+        { messages: [userMessage('x')] },
+        { token: file.token },
+      );
       expect(failed.status).toBe(500);
       expect(await failed.json()).toHaveProperty('error.code', 'InternalServerError');
     }
-    expect((await postChat(datedChatUrl(emulator), { messages: [userMessage('x')] }, { token })).status).toBe(
-      200,
-    );
-    expect((await emulator.admin.stats()).chatCalls).toBe(3);
+    expect(
+      (await postChat(datedChatUrl(file.emulator), { messages: [userMessage('x')] }, { token: file.token }))
+        .status,
+    ).toBe(200);
+    expect((await file.emulator.admin.stats()).chatCalls).toBe(3);
   });
 
   it('sends retry-after and retry-after-ms with an injected 503', async () => {
-    await emulator.admin.setFault({ kind: 'status', target: 'openai', status: 503, retryAfterSeconds: 2 });
-    const response = await postChat(datedChatUrl(emulator), { messages: [userMessage('x')] }, { token });
+    await file.emulator.admin.setFault({
+      kind: 'status',
+      target: 'openai',
+      status: 503,
+      retryAfterSeconds: 2,
+    });
+    const response = await postChat(
+      datedChatUrl(file.emulator),
+      { messages: [userMessage('x')] },
+      { token: file.token },
+    );
     expect(response.status).toBe(503);
     expect(response.headers.get('retry-after')).toBe('2');
     expect(response.headers.get('retry-after-ms')).toBe('2000');
@@ -51,28 +58,30 @@ describe('status faults on the data plane', () => {
   });
 
   it('keeps failing without a count until the faults are cleared', async () => {
-    await emulator.admin.setFault({ kind: 'status', target: 'openai', status: 502 });
+    await file.emulator.admin.setFault({ kind: 'status', target: 'openai', status: 502 });
     for (let attempt = 0; attempt < 3; attempt += 1) {
       expect(
-        (await postChat(datedChatUrl(emulator), { messages: [userMessage('x')] }, { token })).status,
+        (await postChat(datedChatUrl(file.emulator), { messages: [userMessage('x')] }, { token: file.token }))
+          .status,
       ).toBe(502);
     }
-    await emulator.admin.clearFaults();
-    expect((await postChat(datedChatUrl(emulator), { messages: [userMessage('x')] }, { token })).status).toBe(
-      200,
-    );
+    await file.emulator.admin.clearFaults();
+    expect(
+      (await postChat(datedChatUrl(file.emulator), { messages: [userMessage('x')] }, { token: file.token }))
+        .status,
+    ).toBe(200);
   });
 
   it('refuses a malformed fault', async () => {
-    await expect(emulator.admin.setFault({ kind: 'status', target: 'openai', status: 200 })).rejects.toThrow(
-      'status must be between 400 and 599',
-    );
+    await expect(
+      file.emulator.admin.setFault({ kind: 'status', target: 'openai', status: 200 }),
+    ).rejects.toThrow('status must be between 400 and 599');
   });
 });
 
 describe('latency faults', () => {
   it('delays the first byte and spaces streamed content chunks', async () => {
-    await emulator.admin.setFault({ kind: 'latency', firstTokenMs: 150, perTokenMs: 60 });
+    await file.emulator.admin.setFault({ kind: 'latency', firstTokenMs: 150, perTokenMs: 60 });
     const startedAt = performance.now();
     const response = await streamChat(4);
     expect(performance.now() - startedAt).toBeGreaterThanOrEqual(140);
@@ -86,12 +95,12 @@ describe('latency faults', () => {
   });
 
   it('makes a non-streaming answer wait first + per-token × tokens', async () => {
-    await emulator.admin.setFault({ kind: 'latency', firstTokenMs: 50, perTokenMs: 30 });
+    await file.emulator.admin.setFault({ kind: 'latency', firstTokenMs: 50, perTokenMs: 30 });
     const startedAt = performance.now();
     const response = await postChat(
-      datedChatUrl(emulator),
+      datedChatUrl(file.emulator),
       { messages: [userMessage('x')], max_tokens: 5 },
-      { token },
+      { token: file.token },
     );
     await response.json();
     expect(performance.now() - startedAt).toBeGreaterThanOrEqual(190);
@@ -100,14 +109,14 @@ describe('latency faults', () => {
 
 describe('stream breaks', () => {
   it('destroys the socket after the given number of events on reset', async () => {
-    await emulator.admin.setFault({ kind: 'reset', afterChunks: 3 });
+    await file.emulator.admin.setFault({ kind: 'reset', afterChunks: 3 });
     const response = await streamChat(8);
     expect(response.status).toBe(200);
     await expect(response.text()).rejects.toThrow();
   });
 
   it('goes silent but keeps the connection open on stall, until the client gives up', async () => {
-    await emulator.admin.setFault({ kind: 'stall', afterChunks: 2 });
+    await file.emulator.admin.setFault({ kind: 'stall', afterChunks: 2 });
     const controller = new AbortController();
     const response = await streamChat(8, controller.signal);
     if (!response.body) throw new Error('no body');

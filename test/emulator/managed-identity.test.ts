@@ -3,6 +3,7 @@ import { ManagedIdentityCredential } from '@azure/identity';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '../../tools/emulator/index';
+import { pointIdentityAt } from './emulator-requests';
 
 // NOTE: MSAL caches managed identity tokens and freezes the identity source process-wide, so this file keeps
 // all ManagedIdentityCredential checks and gives each test its own identity/resource pair. The frozen source
@@ -10,19 +11,15 @@ import { startEmulator, type Emulator } from '../../tools/emulator/index';
 const noRetries = { retryOptions: { maxRetries: 0 } };
 
 let emulator: Emulator;
-const saved = { endpoint: process.env.IDENTITY_ENDPOINT, header: process.env.IDENTITY_HEADER };
+let restoreIdentity: () => void;
 
 beforeAll(async () => {
   emulator = await startEmulator();
-  process.env.IDENTITY_ENDPOINT = emulator.urls.identity;
-  process.env.IDENTITY_HEADER = emulator.identityHeader;
+  restoreIdentity = pointIdentityAt(emulator);
 });
 
 afterAll(async () => {
-  if (saved.endpoint === undefined) delete process.env.IDENTITY_ENDPOINT;
-  else process.env.IDENTITY_ENDPOINT = saved.endpoint;
-  if (saved.header === undefined) delete process.env.IDENTITY_HEADER;
-  else process.env.IDENTITY_HEADER = saved.header;
+  restoreIdentity();
   await emulator.close();
 });
 

@@ -11,18 +11,18 @@ import {
   serviceToken,
   userMessage,
   v1ChatUrl,
+  pointIdentityAt,
 } from './emulator-requests';
 
 let emulator: Emulator;
 let client: AzureOpenAI;
 let v1Client: OpenAI;
 let token: string;
-const saved = { endpoint: process.env.IDENTITY_ENDPOINT, header: process.env.IDENTITY_HEADER };
+let restoreIdentity: () => void;
 
 beforeAll(async () => {
   emulator = await startEmulator();
-  process.env.IDENTITY_ENDPOINT = emulator.urls.identity;
-  process.env.IDENTITY_HEADER = emulator.identityHeader;
+  restoreIdentity = pointIdentityAt(emulator);
   const tokenProvider = getBearerTokenProvider(
     new ManagedIdentityCredential({ retryOptions: { maxRetries: 0 } }),
     'https://cognitiveservices.azure.com/.default',
@@ -46,10 +46,7 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
-  if (saved.endpoint === undefined) delete process.env.IDENTITY_ENDPOINT;
-  else process.env.IDENTITY_ENDPOINT = saved.endpoint;
-  if (saved.header === undefined) delete process.env.IDENTITY_HEADER;
-  else process.env.IDENTITY_HEADER = saved.header;
+  restoreIdentity();
   await emulator.close();
 });
 

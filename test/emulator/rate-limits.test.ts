@@ -1,38 +1,23 @@
 import { AzureOpenAI, RateLimitError } from 'openai';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startEmulator, type Emulator } from '../../tools/emulator/index';
-import { API_VERSION, datedChatUrl, postChat, serviceToken, userMessage } from './emulator-requests';
+import { describe, expect, it } from 'vitest';
+import { emulatorForFile, API_VERSION, datedChatUrl, postChat, userMessage } from './emulator-requests';
 
-let emulator: Emulator;
-let token: string;
-
-beforeAll(async () => {
-  emulator = await startEmulator();
-  token = await serviceToken(emulator);
-});
-
-afterEach(async () => {
-  await emulator.admin.reset();
-});
-
-afterAll(async () => {
-  await emulator.close();
-});
+const file = emulatorForFile();
 
 // 'hi' → 1 token + 3 for the message + 3 to prime the reply = 7 prompt tokens.
 const PROMPT_TOKENS = 7;
 
 function chat(deployment: string, maxTokens: number): Promise<Response> {
   return postChat(
-    datedChatUrl(emulator, deployment),
+    datedChatUrl(file.emulator, deployment),
     { messages: [userMessage('hi')], max_tokens: maxTokens },
-    { token },
+    { token: file.token },
   );
 }
 
 describe('per-deployment rate limits', () => {
   it('charges prompt estimate plus max_tokens at admission and answers 429 with Azure’s body and headers', async () => {
-    await emulator.admin.setRateLimit('gpt-4o-mini', { tokensPerMinute: 100 });
+    await file.emulator.admin.setRateLimit('gpt-4o-mini', { tokensPerMinute: 100 });
 
     const first = await chat('gpt-4o-mini', 50);
     expect(first.status).toBe(200);
@@ -58,7 +43,7 @@ describe('per-deployment rate limits', () => {
   });
 
   it('limits requests per 10 seconds with a call rate limit message', async () => {
-    await emulator.admin.setRateLimit('gpt-4o', { requestsPer10Seconds: 1 });
+    await file.emulator.admin.setRateLimit('gpt-4o', { requestsPer10Seconds: 1 });
     expect((await chat('gpt-4o', 1)).status).toBe(200);
     const limited = await chat('gpt-4o', 1);
     expect(limited.status).toBe(429);
@@ -70,19 +55,19 @@ describe('per-deployment rate limits', () => {
   });
 
   it('admits again after resetRateLimits', async () => {
-    await emulator.admin.setRateLimit('gpt-4o-mini', { requestsPer10Seconds: 1 });
+    await file.emulator.admin.setRateLimit('gpt-4o-mini', { requestsPer10Seconds: 1 });
     await (await chat('gpt-4o-mini', 1)).body?.cancel();
     expect((await chat('gpt-4o-mini', 1)).status).toBe(429);
-    await emulator.admin.resetRateLimits();
+    await file.emulator.admin.resetRateLimits();
     expect((await chat('gpt-4o-mini', 1)).status).toBe(200);
   });
 
   it('surfaces as a RateLimitError with the headers in the openai SDK', async () => {
-    await emulator.admin.setRateLimit('gpt-4o-mini', { tokensPerMinute: 10 });
+    await file.emulator.admin.setRateLimit('gpt-4o-mini', { tokensPerMinute: 10 });
     const client = new AzureOpenAI({
-      endpoint: emulator.urls.openai,
+      endpoint: file.emulator.urls.openai,
       apiVersion: API_VERSION,
-      azureADTokenProvider: () => Promise.resolve(token),
+      azureADTokenProvider: () => Promise.resolve(file.token),
       maxRetries: 0,
     });
     const attempt = client.chat.completions.create({ model: 'gpt-4o-mini', messages: [userMessage('hi')] });
@@ -91,7 +76,7 @@ describe('per-deployment rate limits', () => {
   });
 
   it('refuses a limit for a deployment that does not exist', async () => {
-    await expect(emulator.admin.setRateLimit('nope', { tokensPerMinute: 1 })).rejects.toThrow(
+    await expect(file.emulator.admin.setRateLimit('nope', { tokensPerMinute: 1 })).rejects.toThrow(
       'unknown deployment nope',
     );
   });
