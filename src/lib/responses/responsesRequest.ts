@@ -262,16 +262,21 @@ function refuseHostedTools(tools: unknown, allowed: ReadonlySet<string>): void {
   });
 }
 
+/** The accepted keys as one strict schema (refused keys are answered before it, with their reasons). */
+export function buildResponsesRequestSchema(limits: ResponsesLimits) {
+  const shape: Record<string, z.ZodType> = {};
+  for (const [key, decision] of Object.entries<Decision>(decisions)) {
+    if (decision.kind === 'accept') shape[key] = decision.schema(limits).optional();
+  }
+  return z.strictObject(shape);
+}
+
 /** Returns a parser bound to the configured limits; it throws an ApiError for the first problem found. */
 export function makeResponsesRequestParser(
   limits: ResponsesLimits,
   settings: Config['responses'],
 ): (body: unknown) => ResponsesRequest {
-  const shape: Record<string, z.ZodType> = {};
-  for (const [key, decision] of Object.entries<Decision>(decisions)) {
-    if (decision.kind === 'accept') shape[key] = decision.schema(limits).optional();
-  }
-  const schema = z.strictObject(shape);
+  const schema = buildResponsesRequestSchema(limits);
   const allowedHosted = new Set(settings.allowedHostedTools);
 
   return (body) => {
