@@ -28,6 +28,18 @@ const ARM_CHUNK = './arm.js';
 
 // NOTE: src/lib/upstream/armClient.ts imports the SDK dynamically; resolving it to a sibling file keeps that import
 // dynamic in the output, so the SDK is neither parsed nor evaluated until a model listing runs.
+// NOTE: the same for OpenTelemetry and the Azure Monitor exporter: loaded only when telemetry is configured.
+const TELEMETRY_CHUNK = './telemetry.js';
+const telemetryAsChunk = {
+  name: 'telemetry-as-chunk',
+  setup(pluginBuild) {
+    pluginBuild.onResolve({ filter: /^\.\/azureMonitor$/ }, () => ({
+      path: TELEMETRY_CHUNK,
+      external: true,
+    }));
+  },
+};
+
 const armAsChunk = {
   name: 'arm-sdk-as-chunk',
   setup(pluginBuild) {
@@ -54,7 +66,8 @@ const common = {
 };
 
 const results = await Promise.all([
-  build({ ...common, entryPoints: { index: 'src/index.ts' }, plugins: [armAsChunk] }),
+  build({ ...common, entryPoints: { index: 'src/index.ts' }, plugins: [armAsChunk, telemetryAsChunk] }),
+  build({ ...common, entryPoints: { telemetry: 'src/lib/telemetry/azureMonitor.ts' } }),
   build({ ...common, entryPoints: { arm: '@azure/arm-cognitiveservices' } }),
 ]);
 

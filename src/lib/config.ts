@@ -104,6 +104,13 @@ const settingsSchema = {
     ),
     default: '',
   },
+  APPLICATIONINSIGHTS_CONNECTION_STRING: {
+    schema: z
+      .string()
+      .regex(/(^|;)\s*InstrumentationKey=/i, 'must be an Application Insights connection string')
+      .optional(),
+    default: undefined,
+  },
 } as const satisfies Record<string, { schema: z.ZodType; required?: true; default?: string | undefined }>;
 
 export type SettingName = keyof typeof settingsSchema;
@@ -167,10 +174,13 @@ export class ConfigError extends Error {
   }
 }
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const problems: string[] = [];
+function parseSettings(
+  names: readonly SettingName[],
+  env: NodeJS.ProcessEnv,
+  problems: string[],
+): Partial<Record<SettingName, unknown>> {
   const values: Partial<Record<SettingName, unknown>> = {};
-  for (const name of settingNames) {
+  for (const name of names) {
     const spec: { schema: z.ZodType; required?: true; default?: string | undefined } = settingsSchema[name];
     const raw = env[name]?.trim();
     const present = raw !== undefined && raw !== '';
@@ -182,7 +192,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     if (parsed.success) values[name] = parsed.data;
     else problems.push(`${name} ${parsed.error.issues[0]?.message ?? 'is invalid'}`);
   }
-  const s = values as Settings;
+  return values;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const problems: string[] = [];
+  const s = parseSettings(settingNames, env, problems) as Settings;
   if (problems.length === 0 && s.AUTH_MODE === 'entra') {
     if (!s.AUTH_TENANT_ID) problems.push('AUTH_TENANT_ID is required when AUTH_MODE is entra');
     if (s.AUTH_AUDIENCE.length === 0) problems.push('AUTH_AUDIENCE is required when AUTH_MODE is entra');
@@ -233,6 +248,41 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxTokens: s.LIMIT_MAX_TOKENS,
       concurrentStreams: s.LIMIT_CONCURRENT_STREAMS,
     },
+  };
+}
+
+/** What telemetry needs at start-up, read on its own so that it never waits for the gateway's first request. */
+export interface TelemetrySettings {
+  /** Unset locally and in tests: then nothing is exported and no telemetry code is loaded. */
+  connectionString: string | undefined;
+  credential: Config['credential'];
+  /** The name the platform gives the app, so the worker's telemetry shares the host's cloud_RoleName. */
+  roleName: string;
+  /** Host name of the Azure OpenAI endpoint (`server.address`), when the endpoint setting is valid. */
+  openaiHost: string | undefined;
+}
+
+const telemetrySettingNames: readonly SettingName[] = [
+  'APPLICATIONINSIGHTS_CONNECTION_STRING',
+  'AZURE_CREDENTIAL',
+  'AZURE_CLIENT_ID',
+  'AZURE_TENANT_ID',
+];
+
+const endpointHost = (value: string | undefined): string | undefined => {
+  const parsed = serviceUrl.safeParse(value?.trim());
+  return parsed.success ? new URL(parsed.data).hostname : undefined;
+};
+
+export function loadTelemetrySettings(env: NodeJS.ProcessEnv = process.env): TelemetrySettings {
+  const problems: string[] = [];
+  const s = parseSettings(telemetrySettingNames, env, problems) as Settings;
+  if (problems.length > 0) throw new ConfigError(problems);
+  return {
+    connectionString: s.APPLICATIONINSIGHTS_CONNECTION_STRING,
+    credential: { kind: s.AZURE_CREDENTIAL, clientId: s.AZURE_CLIENT_ID, tenantId: s.AZURE_TENANT_ID },
+    roleName: env.WEBSITE_SITE_NAME?.trim() || 'keyless-openai-gateway',
+    openaiHost: endpointHost(env.AZURE_OPENAI_ENDPOINT),
   };
 }
 

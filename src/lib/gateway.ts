@@ -20,6 +20,8 @@ import { requireCaller } from './request/requireCaller';
 import { makeCreateResponse } from './responses/createResponse';
 import { makeResponsesRequestParser } from './responses/responsesRequest';
 import { makeServe, type Handler } from './request/serve';
+import type { RequestTelemetry } from './telemetry/requestTelemetry';
+import { activeTelemetry } from './telemetry/startTelemetry';
 import { createArmClient } from './upstream/armClient';
 import { createOpenAIClient } from './upstream/openaiClient';
 import { toApiError } from './upstream/upstreamError';
@@ -41,6 +43,8 @@ export interface GatewayDeps {
   credentialDescription: string;
   /** Where a streamed request's summary goes once its stream ends. Default: console. */
   lateLog?: Logger;
+  /** Metrics and traces of each request; set only when telemetry is configured. */
+  telemetry?: RequestTelemetry | undefined;
 }
 
 export interface Gateway {
@@ -58,6 +62,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
   const { config, catalog } = deps;
   const serve = makeServe({
     lateLog: deps.lateLog,
+    telemetry: deps.telemetry,
     announce: (log) => {
       log.info(`credential: ${deps.credentialDescription}; caller authentication: ${config.auth.mode}`);
       if (config.auth.mode === 'anonymous') {
@@ -110,6 +115,7 @@ export function buildGateway(env: NodeJS.ProcessEnv = process.env): Gateway {
     authenticate: createAuthenticator(config.auth, appServiceAuthEnabled(env)),
     limiter: createCallerLimiter(config.limits),
     credentialDescription: describeCredential(choice),
+    telemetry: activeTelemetry(),
   });
 }
 

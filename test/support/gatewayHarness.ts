@@ -40,6 +40,7 @@ export function harness(
     authenticate?: GatewayDeps['authenticate'];
     /** Replaces the app's Entra token source (a credential that fails, for example). */
     tokenProvider?: () => Promise<string>;
+    telemetry?: GatewayDeps['telemetry'];
   } = {},
 ): Harness {
   const config = loadConfig({ ...baseEnv, ...options.env });
@@ -69,6 +70,7 @@ export function harness(
         })),
     limiter: createCallerLimiter(config.limits),
     credentialDescription: 'test credential',
+    telemetry: options.telemetry,
     lateLog: { info: capture('information'), warn: capture('warning'), error: capture('error') },
   });
   const context = (name = 'test') =>

@@ -15,6 +15,8 @@ const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 /** A string only the ARM SDK's own code contains (its user-agent prefix). */
 const ARM_SDK_MARKER = 'azsdk-js-arm-cognitiveservices';
 const FUNCTION_COUNT = 6;
+/** A string only the Azure Monitor exporter's code contains (the envelope name of a dependency). */
+const EXPORTER_MARKER = 'Microsoft.ApplicationInsights.RemoteDependency';
 
 let workDir: string;
 let distDir: string;
@@ -37,7 +39,7 @@ afterAll(async () => {
 describe('the build', () => {
   it('writes the entry point and the ARM SDK chunk, and puts source maps outside dist/', async () => {
     const dist = await readdir(distDir);
-    expect(dist).toEqual(expect.arrayContaining(['index.js', 'arm.js']));
+    expect(dist).toEqual(expect.arrayContaining(['index.js', 'arm.js', 'telemetry.js']));
     expect(dist.filter((file) => file.endsWith('.map'))).toEqual([]);
     expect(await readdir(mapsDir)).toEqual(expect.arrayContaining(['index.js.map', 'arm.js.map']));
   });
@@ -47,7 +49,24 @@ describe('the build', () => {
     expect(await readFile(path.join(distDir, 'arm.js'), 'utf8')).toContain(ARM_SDK_MARKER);
   });
 
-  it('loads the entry point and registers every function without the ARM SDK chunk present', async () => {
+  it('keeps OpenTelemetry and the Azure Monitor exporter out of the entry point, in their own chunk', async () => {
+    const entry = await readFile(path.join(distDir, 'index.js'), 'utf8');
+    expect(entry).not.toContain(EXPORTER_MARKER);
+    expect(entry).not.toContain('@opentelemetry');
+    expect(await readFile(path.join(distDir, 'telemetry.js'), 'utf8')).toContain(EXPORTER_MARKER);
+    const script = `import(process.argv[1]).then((m) => process.stdout.write(typeof m.startAzureMonitor))`;
+    const { stdout } = await runProcess(
+      process.execPath,
+      ['-e', script, path.join(distDir, 'telemetry.js')],
+      {
+        cwd: workDir,
+        timeoutMs: 30_000,
+      },
+    );
+    expect(stdout).toBe('function');
+  });
+
+  it('loads the entry point and registers every function without the ARM SDK or telemetry chunk present', async () => {
     const alone = path.join(workDir, 'entry-only');
     await mkdir(alone);
     await copyFile(path.join(distDir, 'index.js'), path.join(alone, 'index.js'));

@@ -9,7 +9,7 @@ import type { ChatRequest } from './chatRequest';
 import type { Config } from '../config';
 import { ApiError } from '../errors';
 import { jsonResponse, type GatewayResponse } from '../http';
-import { upstreamDeadline } from '../upstream/openaiClient';
+import { upstreamAttempts, upstreamDeadline } from '../upstream/openaiClient';
 import { relaySse, type RelayOutcome } from '../upstream/sseRelay';
 import { toApiError } from '../upstream/upstreamError';
 
@@ -20,6 +20,12 @@ export interface ChatSummary {
   promptTokens?: number;
   completionTokens?: number;
   upstreamRequestId?: string | null;
+  /** Retries the SDK made inside the upstream call. */
+  retries?: number;
+  /** The upstream call's duration, to the end of its stream when streamed. */
+  upstreamMs?: number;
+  /** From issuing the upstream request to its stream's first chunk. */
+  firstChunkMs?: number;
 }
 
 export interface ChatResult extends GatewayResponse {
@@ -79,18 +85,27 @@ export function makeCompleteChat({ config, client, limiter }: ChatDeps): Complet
       timedOut = true;
       abort.abort();
     }, config.upstream.timeoutMs);
+    const attempts = { count: 0 };
+    const upstreamStarted = performance.now();
+    const upstream = <T>(call: () => Promise<T>): Promise<T> =>
+      upstreamAttempts.run(attempts, () => upstreamDeadline.run(deadline, call));
+    const upstreamEnded = (): void => {
+      summary.upstreamMs = Math.round(performance.now() - upstreamStarted);
+      summary.retries = Math.max(0, attempts.count - 1);
+    };
 
     try {
       if (!request.stream) {
-        const { data, response } = await upstreamDeadline.run(deadline, () =>
+        const { data, response } = await upstream(() =>
           client.chat.completions.create(body, { signal: abort.signal }).withResponse(),
         );
+        upstreamEnded();
         summary.upstreamRequestId = upstreamRequestId(response.headers);
         recordUsage(summary, data);
         return jsonResponse(200, data);
       }
 
-      const response = await upstreamDeadline.run(deadline, () =>
+      const response = await upstream(() =>
         client.chat.completions.create({ ...body, stream: true }, { signal: abort.signal }).asResponse(),
       );
       summary.upstreamRequestId = upstreamRequestId(response.headers);
@@ -109,7 +124,11 @@ export function makeCompleteChat({ config, client, limiter }: ChatDeps): Complet
             : error instanceof ApiError
               ? error
               : new ApiError(502, 'upstream_error', 'The Azure OpenAI stream ended unexpectedly.'),
+        onFirstChunk: () => {
+          summary.firstChunkMs = Math.round(performance.now() - upstreamStarted);
+        },
         onDone: (outcome) => {
+          upstreamEnded();
           releaseStream?.();
           if (outcome.usage) recordUsage(summary, outcome);
           settle(outcome);
@@ -126,6 +145,7 @@ export function makeCompleteChat({ config, client, limiter }: ChatDeps): Complet
         streamDone,
       };
     } catch (error) {
+      upstreamEnded();
       clearTimeout(timer);
       releaseStream?.();
       throw toApiError(error, { deployment, timedOut });

@@ -9,6 +9,7 @@ import {
   type GatewayResponse,
   type Logger,
 } from '../http';
+import type { RequestTelemetry } from '../telemetry/requestTelemetry';
 import type { RelayOutcome } from '../upstream/sseRelay';
 import { toApiError } from '../upstream/upstreamError';
 
@@ -48,6 +49,8 @@ export interface ServeOptions {
    * (the Functions library warns about late calls), so the process log takes the line. Default: console.
    */
   lateLog?: Logger | undefined;
+  /** Metrics and traces from each finished request's summary; absent when telemetry is not configured. */
+  telemetry?: RequestTelemetry | undefined;
 }
 
 /**
@@ -83,10 +86,13 @@ export function makeServe(options: ServeOptions): (name: string, route: Route) =
         summary.durationMs = Math.round(performance.now() - started);
         if (outcome.error) summary.error = outcome.error.code;
         logSummary(options.lateLog ?? console, summary, outcome.error, undefined);
+        const endedAt = performance.now();
+        options.telemetry?.record({ summary, startedAt: started, endedAt, stream: outcome.outcome });
       });
     } else {
       summary.durationMs = Math.round(performance.now() - started);
       logSummary(log, summary, failure, cause);
+      options.telemetry?.record({ summary, startedAt: started, endedAt: performance.now() });
     }
     return response;
   };

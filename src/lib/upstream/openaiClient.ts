@@ -10,6 +10,9 @@ export const COGNITIVE_SERVICES_SCOPE = 'https://cognitiveservices.azure.com/.de
 /** The deadline (epoch ms) of the request being served; the fetch wrapper reads it to bound retry waits. */
 export const upstreamDeadline = new AsyncLocalStorage<number>();
 
+/** Attempts of the upstream call in progress: the SDK retries inside one call, out of the caller's sight. */
+export const upstreamAttempts = new AsyncLocalStorage<{ count: number }>();
+
 type Fetch = typeof fetch;
 
 /**
@@ -18,6 +21,8 @@ type Fetch = typeof fetch;
  */
 export function budgetAwareFetch(inner: Fetch = fetch): Fetch {
   return async (input, init) => {
+    const attempts = upstreamAttempts.getStore();
+    if (attempts) attempts.count += 1;
     const response = await inner(input, init);
     const deadline = upstreamDeadline.getStore();
     if (deadline === undefined || (response.status !== 429 && response.status < 500)) return response;

@@ -30,6 +30,8 @@ export interface RelayOptions {
   onDone: (outcome: RelayOutcome) => void;
   /** The event dialect: how the stream ends, where usage is, how a late failure is told. Default: chat. */
   protocol?: SseProtocol;
+  /** Called once, when the first upstream chunk arrives. */
+  onFirstChunk?: () => void;
 }
 
 /** What one SSE dialect means by its events. */
@@ -64,6 +66,7 @@ export function relaySse(
   let sawDone = false;
   let usage: Usage | undefined;
   let finished = false;
+  let sawChunk = false;
 
   const finish = (outcome: RelayOutcome): void => {
     if (finished) return;
@@ -108,6 +111,8 @@ export function relaySse(
         try {
           const { done, value } = await readWithTimeout();
           if (!done) {
+            if (!sawChunk) options.onFirstChunk?.();
+            sawChunk = true;
             observe(value);
             controller.enqueue(value);
             return;
