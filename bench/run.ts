@@ -4,7 +4,9 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { getBearerTokenProvider, ManagedIdentityCredential } from '@azure/identity';
-import { AzureOpenAI, OpenAI } from 'openai';
+import { OpenAI } from 'openai';
+import { loadConfig } from '../src/lib/config';
+import { createOpenAIClient } from '../src/lib/upstream/openaiClient';
 import { startEmulator } from '../tools/emulator/index';
 import { spawnHost, type SpawnedHost } from '../tools/host/index';
 import { compileUnbundled, measureColdStart, runProcess, type ColdStartResult } from './coldStart';
@@ -44,7 +46,6 @@ import { measureTelemetryOverhead, renderTelemetryOverhead } from './telemetryOv
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 const COGNITIVE_SERVICES_SCOPE = 'https://cognitiveservices.azure.com/.default';
-const API_VERSION = '2024-10-21';
 const BUILD_TIMEOUT_MS = 120_000;
 const STREAM_TIMEOUT_MS = 60_000;
 /** RSS samples taken while every stream is open, 20 ms apart. */
@@ -415,14 +416,11 @@ async function main(): Promise<void> {
     process.env.IDENTITY_ENDPOINT = settings.IDENTITY_ENDPOINT ?? '';
     process.env.IDENTITY_HEADER = settings.IDENTITY_HEADER ?? '';
     const tokenProvider = getBearerTokenProvider(new ManagedIdentityCredential(), COGNITIVE_SERVICES_SCOPE);
-    const direct = new AzureOpenAI({
-      endpoint: emulator.urls.openai,
-      apiVersion: API_VERSION,
-      azureADTokenProvider: tokenProvider,
-      deployment: emulator.deployment,
-      maxRetries: 0,
-      timeout: 30_000,
-    });
+    // NOTE: the app's own client factory, so the direct path speaks the same API surface as the gateway.
+    const direct = createOpenAIClient(
+      loadConfig({ ...settings, UPSTREAM_MAX_RETRIES: '0', UPSTREAM_TIMEOUT_MS: '30000' }),
+      new ManagedIdentityCredential(),
+    );
     const hostEnv = { ...settings, ...UNTHROTTLED_CALLER };
     const callerToken = await emulator.mintCallerToken();
     const stage: Stage = {

@@ -95,8 +95,8 @@ param openAiDeploymentSkuName string = 'GlobalStandard'
 @minValue(1)
 param openAiDeploymentCapacity int = 50
 
-@description('Azure OpenAI data-plane API version the gateway calls (AZURE_OPENAI_API_VERSION).')
-param openAiApiVersion string = '2024-10-21'
+@description('Azure OpenAI data-plane API version the gateway calls (AZURE_OPENAI_API_VERSION): v1 (the v1 API), or a dated version such as 2024-10-21.')
+param openAiApiVersion string = 'v1'
 
 @description('Deployments callers may choose with "model" (AZURE_OPENAI_ALLOWED_DEPLOYMENTS); the default deployment is always included.')
 param openAiAllowedDeployments string[] = []
@@ -170,6 +170,9 @@ param limitTokensPerMinute int = 60000
 @minValue(1)
 @maxValue(1000000)
 param limitMaxTokens int = 4096
+
+@description('Hosted Responses tools callers may use, by type, such as web_search (RESPONSES_ALLOWED_HOSTED_TOOLS); empty for function tools only. Hosted tools act with the app\'s identity.')
+param responsesAllowedHostedTools string[] = []
 
 @description('Concurrent streams per caller (LIMIT_CONCURRENT_STREAMS); 0 for no limit.')
 @minValue(0)
@@ -319,6 +322,7 @@ var gatewaySettings = union(
     LIMIT_MAX_TOKENS: string(limitMaxTokens)
     LIMIT_CONCURRENT_STREAMS: string(limitConcurrentStreams)
     LIMIT_EXPECTED_COMPLETION_TOKENS: string(limitExpectedCompletionTokens)
+    RESPONSES_ALLOWED_HOSTED_TOOLS: join(responsesAllowedHostedTools, ',')
   },
   userAssigned ? { AZURE_CLIENT_ID: identityClientId } : {},
   empty(apiClientId) ? {} : { AUTH_CLIENT_ID: apiClientId, AUTH_APP_ID_URI: apiAppIdUri },

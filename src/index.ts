@@ -11,3 +11,5 @@ import './functions/models';
 import './functions/catalogModels';
 import './functions/health';
 import './functions/openapi';
+import './functions/responses';
+import './functions/routeNotFound';

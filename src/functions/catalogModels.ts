@@ -1,9 +1,10 @@
 import { app } from '@azure/functions';
 import { gatewayHandler } from '../lib/gateway';
+import { apiRoutes } from '../lib/routes';
 
 app.http('listCatalogModels', {
-  route: 'catalog/models',
-  methods: ['GET'],
+  route: apiRoutes.listCatalogModels.route,
+  methods: [...apiRoutes.listCatalogModels.methods],
   authLevel: 'anonymous',
   handler: gatewayHandler('listCatalogModels'),
 });

@@ -1,9 +1,10 @@
 import { app } from '@azure/functions';
 import { gatewayHandler } from '../lib/gateway';
+import { apiRoutes } from '../lib/routes';
 
 app.http('health', {
-  route: 'health',
-  methods: ['GET'],
+  route: apiRoutes.health.route,
+  methods: [...apiRoutes.health.methods],
   authLevel: 'anonymous',
   handler: gatewayHandler('health'),
 });

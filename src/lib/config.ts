@@ -5,7 +5,8 @@ import * as z from 'zod';
  * README table, `local.settings.json` and the Bicep app settings use exactly these names.
  */
 
-const DEFAULT_API_VERSION = '2024-10-21';
+/** Azure OpenAI's v1 API: no monthly version, the plain OpenAI client (docs: "Azure OpenAI API version lifecycle"). */
+const DEFAULT_API_VERSION = 'v1';
 
 const isLoopback = (host: string): boolean =>
   host === '127.0.0.1' || host === 'localhost' || host === '[::1]';
@@ -68,7 +69,12 @@ const settingsSchema = {
   AZURE_OPENAI_ENDPOINT: { schema: serviceUrl, required: true },
   AZURE_OPENAI_DEPLOYMENT: { schema: deploymentName, required: true },
   AZURE_OPENAI_API_VERSION: {
-    schema: z.string().regex(/^\d{4}-\d{2}-\d{2}(-preview)?$/, 'must look like 2024-10-21'),
+    schema: z
+      .string()
+      .regex(
+        /^(v1|preview|\d{4}-\d{2}-\d{2}(-preview)?)$/,
+        'must be v1, preview or a dated version such as 2024-10-21',
+      ),
     default: DEFAULT_API_VERSION,
   },
   AZURE_OPENAI_ALLOWED_DEPLOYMENTS: {
@@ -116,6 +122,12 @@ const settingsSchema = {
   LIMIT_MAX_TOKENS: { schema: integer(1, 1_000_000), default: '4096' },
   LIMIT_CONCURRENT_STREAMS: { schema: integer(0, 10_000), default: '4' },
   LIMIT_EXPECTED_COMPLETION_TOKENS: { schema: integer(1, 1_000_000), default: '256' },
+  RESPONSES_ALLOWED_HOSTED_TOOLS: {
+    schema: list.pipe(
+      z.array(z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'must list tool types such as web_search')),
+    ),
+    default: '',
+  },
   APPLICATIONINSIGHTS_CONNECTION_STRING: {
     schema: z
       .string()
@@ -177,6 +189,8 @@ export interface Config {
     requiredRole: string | undefined;
     trustAppServiceAuth: boolean;
   };
+  /** Hosted Responses tool types callers may use (they act with the app's identity); function tools always pass. */
+  responses: { allowedHostedTools: readonly string[] };
   limits: {
     requestsPerMinute: number;
     tokensPerMinute: number;
@@ -278,6 +292,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       requiredRole: s.AUTH_REQUIRED_ROLE,
       trustAppServiceAuth: s.AUTH_TRUST_APP_SERVICE_AUTH,
     },
+    responses: { allowedHostedTools: s.RESPONSES_ALLOWED_HOSTED_TOOLS },
     limits: {
       requestsPerMinute: s.LIMIT_REQUESTS_PER_MINUTE,
       tokensPerMinute: s.LIMIT_TOKENS_PER_MINUTE,

@@ -54,6 +54,33 @@ export const errorCodes = {
     situation: 'the deployment is unknown or not allowed',
     hint: 'Use an `id` from `GET /api/models`.',
   },
+  parameter_not_accepted: {
+    status: 400,
+    situation:
+      'a Responses parameter the gateway refuses: stored state (`store: true`, `previous_response_id`, `conversation`, `background`, `item_reference`) or a feature it does not offer',
+    hint: 'Send the whole conversation in `input`; the message says how.',
+  },
+  tool_not_allowed: {
+    status: 400,
+    situation:
+      'a hosted Responses tool (file search, code interpreter, MCP, …) that the settings do not allow',
+    hint: 'Use function tools, or ask the operator to allow the type in `RESPONSES_ALLOWED_HOSTED_TOOLS`.',
+  },
+  response_not_stored: {
+    status: 404,
+    situation: 'a route that reads or changes a stored response (`/api/responses/{id}`…)',
+    hint: 'Nothing is stored: keep the output you received and send it back in `input`.',
+  },
+  route_not_found: {
+    status: 404,
+    situation: 'no route has this path',
+    hint: 'The message lists the routes; see `GET /api/openapi.json`.',
+  },
+  method_not_allowed: {
+    status: 405,
+    situation: 'the route exists but not with this method',
+    hint: 'Use a method from the `Allow` header.',
+  },
   tokens_exceed_limit: {
     status: 400,
     situation:

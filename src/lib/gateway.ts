@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { AzureOpenAI } from 'openai';
+import type OpenAI from 'openai';
 import { createAuthenticator, type Authenticate } from './caller/callerAuth';
 import { createCallerLimiter, type CallerLimiter } from './caller/callerLimits';
 import { createModelCatalog, type ModelCatalog } from './catalog/modelCatalog';
@@ -13,9 +13,13 @@ import { health } from './handlers/health';
 import { listCatalogModels } from './handlers/listCatalogModels';
 import { listModels } from './handlers/listModels';
 import { openApiDocument } from './handlers/openApiDocument';
+import { responses } from './handlers/responses';
+import { routeNotFound } from './handlers/routeNotFound';
 import { jsonResponse, type Logger } from './http';
 import { limitRequests } from './request/limitRequests';
 import { requireCaller } from './request/requireCaller';
+import { makeCreateResponse } from './responses/createResponse';
+import { makeResponsesRequestParser } from './responses/responsesRequest';
 import { makeServe, type Handler } from './request/serve';
 import type { RequestTelemetry } from './telemetry/requestTelemetry';
 import { activeTelemetry } from './telemetry/startTelemetry';
@@ -32,7 +36,7 @@ export type { Handler } from './request/serve';
 
 export interface GatewayDeps {
   config: Config;
-  openai: AzureOpenAI;
+  openai: OpenAI;
   catalog: ModelCatalog;
   authenticate: Authenticate;
   limiter: CallerLimiter;
@@ -51,6 +55,8 @@ export interface Gateway {
   listCatalogModels: Handler;
   health: Handler;
   openApiDocument: Handler;
+  responses: Handler;
+  routeNotFound: Handler;
 }
 
 export function createGateway(deps: GatewayDeps): Gateway {
@@ -96,6 +102,18 @@ export function createGateway(deps: GatewayDeps): Gateway {
       health({ deployment: config.openai.deployment, complete, requireCaller: caller }),
     ),
     openApiDocument: serve('openApiDocument', openApiDocument(config)),
+    responses: serve(
+      'responses',
+      caller(
+        responses({
+          parse: makeResponsesRequestParser(config.request, config.responses),
+          create: makeCreateResponse({ config, client: deps.openai, limiter: deps.limiter }),
+          maxBodyBytes: config.request.maxBodyBytes,
+        }),
+      ),
+    ),
+    // NOTE: anonymous on purpose: it only names the routes, which the OpenAPI document publishes anyway.
+    routeNotFound: serve('routeNotFound', routeNotFound()),
   };
 }
 

@@ -4,6 +4,7 @@ import type { Config } from './config';
 import { errorCodeNames } from './errorCodes';
 import type { ErrorType } from './errors';
 import type { ModelEntry } from './catalog/modelCatalog';
+import { buildResponsesRequestSchema } from './responses/responsesRequest';
 
 /**
  * The OpenAPI 3.1 description of the API. The chat request body is generated from the very schema the app
@@ -142,6 +143,35 @@ export const chatCompletionChunkSchema = z
   })
   .describe('One `data:` event of a streamed chat completion.');
 
+/**
+ * A Responses API response object, as Azure returns it: the fields a client relies on, others allowed (the
+ * service adds fields as it ships features).
+ */
+export const responseObjectSchema = z.looseObject({
+  id: z.string(),
+  object: z.literal('response'),
+  created_at: z.number(),
+  status: z.enum(['completed', 'failed', 'in_progress', 'cancelled', 'queued', 'incomplete']),
+  model: z.string(),
+  output: z.array(z.looseObject({ type: z.string() })),
+  store: z.literal(false).optional(),
+  max_output_tokens: z.number().int().nullable().optional(),
+  usage: z
+    .looseObject({
+      input_tokens: z.number().int(),
+      output_tokens: z.number().int(),
+      total_tokens: z.number().int(),
+    })
+    .nullable()
+    .optional(),
+});
+
+/** One streamed Responses event: its type and sequence number, the rest as the type defines it. */
+export const responseStreamEventSchema = z.looseObject({
+  type: z.string(),
+  sequence_number: z.number().int().min(0),
+});
+
 export const healthSchema = z.strictObject({
   status: z.literal('ok'),
   deployment: z.string().exactOptional().describe('With deep=true: the deployment that answered.'),
@@ -167,6 +197,9 @@ export const SCHEMA_NAMES = [
   'ModelList',
   'Health',
   'Error',
+  'ResponseRequest',
+  'Response',
+  'ResponseStreamEvent',
 ] as const;
 export type SchemaName = (typeof SCHEMA_NAMES)[number];
 
@@ -211,6 +244,9 @@ function componentSchemas(config: Config): Record<SchemaName, JsonObject> {
   registry.add(modelListSchema, { id: 'ModelList' });
   registry.add(healthSchema, { id: 'Health' });
   registry.add(errorSchema, { id: 'Error' });
+  registry.add(buildResponsesRequestSchema(config.request), { id: 'ResponseRequest' });
+  registry.add(responseObjectSchema, { id: 'Response' });
+  registry.add(responseStreamEventSchema, { id: 'ResponseStreamEvent' });
   // NOTE: input shapes describe what a client may send; response schemas have no transforms, so io is moot there.
   const { schemas } = z.toJSONSchema(registry, {
     uri: (id) => `#/components/schemas/${id}`,
@@ -325,6 +361,40 @@ export function buildOpenApiDocument(config: Config): OpenApiDocument {
             '400': errorResponse(
               'Invalid JSON (invalid_json), a schema violation (invalid_request, param names the field), a ' +
                 'prompt blocked by the content filter (content_filter) or another upstream 400.',
+            ),
+            '404': errorResponse('The deployment is not allowed or unknown (model_not_found).'),
+            '413': errorResponse('The body is larger than the configured limit (request_too_large).'),
+            '415': errorResponse('The body is not declared as application/json (unsupported_media_type).'),
+            ...callerErrors,
+            ...upstreamErrors,
+          },
+        },
+      },
+      '/responses': {
+        post: {
+          operationId: 'createResponse',
+          summary:
+            'Create a response (Responses API), statelessly: `model` is the deployment name; `store` is always ' +
+            'false, and previous_response_id, conversation, background and hosted tools are refused with the ' +
+            'reason; send the whole conversation in `input`.',
+          requestBody: { required: true, content: json(ref('ResponseRequest')) },
+          responses: {
+            '200': ok('The response; with stream: true, server-sent events.', {
+              ...json(ref('Response')),
+              'text/event-stream': {
+                schema: {
+                  type: 'string',
+                  description:
+                    'Events `event: <type>` + `data: <ResponseStreamEvent>`, ending with response.completed, ' +
+                    'response.incomplete or response.failed, or with a final `event: error` whose data also ' +
+                    'carries the Error envelope if the stream fails after it started.',
+                },
+                'x-event-data': ref('ResponseStreamEvent'),
+              },
+            }),
+            '400': errorResponse(
+              'Invalid JSON (invalid_json), a schema violation (invalid_request), a refused parameter ' +
+                '(parameter_not_accepted) or hosted tool (tool_not_allowed), a blocked prompt (content_filter).',
             ),
             '404': errorResponse('The deployment is not allowed or unknown (model_not_found).'),
             '413': errorResponse('The body is larger than the configured limit (request_too_large).'),

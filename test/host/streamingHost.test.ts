@@ -81,10 +81,11 @@ describe('the local host with enableHttpStream', () => {
     expect(described.params).toEqual({ id: '7' });
   });
 
-  it('prefers a literal route over a parameter that would also match', async () => {
-    const response = await fetch(`${host.apiBaseUrl}/items/special`);
+  it('matches routes in function-name order like the Functions host, so items/{id} shadows items/special', async () => {
+    const described = (await (await fetch(`${host.apiBaseUrl}/items/special`)).json()) as Described;
 
-    expect(await response.text()).toBe('the literal route wins');
+    expect(described.functionName).toBe('items');
+    expect(described.params).toEqual({ id: 'special' });
   });
 
   it('matches a constrained parameter only with a value the constraint accepts', async () => {

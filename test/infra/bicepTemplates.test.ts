@@ -573,7 +573,7 @@ describe('a deployment with the shipped parameters', () => {
     });
     expect(config.openai).toMatchObject({
       deployment: 'gpt-5.4-mini',
-      apiVersion: '2024-10-21',
+      apiVersion: 'v1',
       allowedDeployments: ['gpt-5.4-mini'],
     });
     expect(config.arm).toMatchObject({

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { makeChatRequestParser } from '../../src/lib/chat/chatRequest';
 import { loadConfig } from '../../src/lib/config';
 import { buildOpenApiDocument, SCHEMA_NAMES } from '../../src/lib/openapi';
+import { apiRoutes, type ApiRouteName } from '../../src/lib/routes';
 import { baseEnv } from '../support/gatewayHarness';
 import { Contract } from './contract';
 
@@ -28,13 +29,16 @@ const requestSchema = contract.component('ChatCompletionRequest');
 type Json = Record<string, unknown>;
 
 /** The routes the app registers, read from its function files (`route: '…'`), in the document's form. */
+/** The routes the functions register: each names its entry of apiRoutes; the catch-all is not an API. */
 function registeredRoutes(): string[] {
   const dir = join(import.meta.dirname, '../../src/functions');
-  return readdirSync(dir)
+  const names = readdirSync(dir)
     .filter((file) => file.endsWith('.ts'))
-    .flatMap((file) => [...readFileSync(join(dir, file), 'utf8').matchAll(/route:\s*'([^']+)'/g)])
-    .map((match) => `/${match[1] ?? ''}`)
-    .sort();
+    .flatMap((file) => [
+      ...readFileSync(join(dir, file), 'utf8').matchAll(/route:\s*apiRoutes\.(\w+)\.route/g),
+    ])
+    .map((match) => match[1] ?? '');
+  return names.map((name) => `/${apiRoutes[name as ApiRouteName].route}`).sort();
 }
 
 function refs(value: unknown): string[] {

@@ -1,3 +1,4 @@
+import { HttpRequest } from '@azure/functions';
 import type { AccountModel, Deployment, Model } from '@azure/arm-cognitiveservices';
 import { CredentialUnavailableError } from '@azure/identity';
 import { createLocalJWKSet, exportJWK, generateKeyPair, SignJWT } from 'jose';
@@ -211,6 +212,57 @@ const postChat = async (h: Harness, body: unknown, headers: Record<string, strin
     await h.gateway.chatCompletions(chatRequest(body, headers), h.context()),
   );
 
+const postResponses = async (h: Harness, body: unknown) =>
+  conforms(
+    '/responses',
+    'post',
+    await h.gateway.responses(
+      new HttpRequest({
+        method: 'POST',
+        url: 'http://127.0.0.1/api/responses',
+        headers: { 'content-type': 'application/json' },
+        body: { string: JSON.stringify(body) },
+      }),
+      h.context(),
+    ),
+  );
+
+const responseObject = {
+  id: 'resp_abc',
+  object: 'response',
+  created_at: 1_733_000_000,
+  status: 'completed',
+  model: 'gpt-4o-mini-2024-07-18',
+  store: false,
+  max_output_tokens: 4096,
+  output: [
+    {
+      id: 'msg_abc',
+      type: 'message',
+      status: 'completed',
+      role: 'assistant',
+      content: [{ type: 'output_text', text: 'Hi there.', annotations: [] }],
+    },
+  ],
+  usage: { input_tokens: 8, output_tokens: 3, total_tokens: 11 },
+};
+
+const responseEvent = (sequence: number, type: string, fields: Record<string, unknown> = {}): string =>
+  `event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: sequence, ...fields })}\n\n`;
+
+const responseStream = [
+  responseEvent(0, 'response.created', {
+    response: { ...responseObject, status: 'in_progress', output: [] },
+  }),
+  responseEvent(1, 'response.output_text.delta', {
+    item_id: 'msg_abc',
+    output_index: 0,
+    content_index: 0,
+    delta: 'Hi',
+  }),
+  responseEvent(2, 'response.completed', { response: responseObject }),
+];
+
 const errorCode = (observed: ObservedResponse): unknown =>
   (JSON.parse(observed.body) as { error: { code: unknown } }).error.code;
 
@@ -391,6 +443,40 @@ describe('POST /chat/completions responses match the OpenAPI document', () => {
   it('Azure does not answer in time', async () => {
     const observed = await postChat(harness(hanging, { env: { UPSTREAM_TIMEOUT_MS: '1000' } }), hello);
     expect([observed.status, errorCode(observed)]).toEqual([504, 'upstream_timeout']);
+  });
+});
+
+describe('POST /responses responses match the OpenAPI document', () => {
+  it('a response', async () => {
+    const observed = await postResponses(harness(answer(200, responseObject).fetch), { input: 'Hello' });
+    expect(observed.status).toBe(200);
+  });
+
+  it('a stream of Responses events ending with response.completed', async () => {
+    const observed = await postResponses(harness(sseUpstream(responseStream)), {
+      input: 'Hello',
+      stream: true,
+    });
+    expect(observed.status).toBe(200);
+    expect(observed.body).toContain('event: response.completed');
+  });
+
+  it('a stream that breaks after it started, ending with an error event', async () => {
+    const observed = await postResponses(
+      harness(sseUpstream([...responseStream.slice(0, 2), { fail: new TypeError('terminated') }])),
+      { input: 'Hello', stream: true },
+    );
+    expect(observed.body).toContain('event: error');
+  });
+
+  it.each([
+    ['stored state', { input: 'Hello', store: true }, 400, 'parameter_not_accepted'],
+    ['a hosted tool', { input: 'Hello', tools: [{ type: 'file_search' }] }, 400, 'tool_not_allowed'],
+    ['an unknown field', { input: 'Hello', surprise: 1 }, 400, 'invalid_request'],
+    ['a deployment that is not allowed', { input: 'Hello', model: 'gpt-35-turbo' }, 404, 'model_not_found'],
+  ])('%s', async (_name, body, status, code) => {
+    const observed = await postResponses(harness(answer(200, responseObject).fetch), body);
+    expect([observed.status, errorCode(observed)]).toEqual([status, code]);
   });
 });
 

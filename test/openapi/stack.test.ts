@@ -116,6 +116,20 @@ describe('responses of the running app match the OpenAPI document it serves', ()
     );
   });
 
+  it('creates a response, streamed and not, and refuses stored state', async () => {
+    expect((await conforming('/responses', 'post', '/responses', { body: { input: 'Hello' } })).status).toBe(
+      200,
+    );
+    const stream = await conforming('/responses', 'post', '/responses', {
+      body: { input: 'Hello', stream: true },
+    });
+    expect(stream.body).toContain('event: response.completed');
+    const refused = await conforming('/responses', 'post', '/responses', {
+      body: { input: 'Hello', previous_response_id: 'resp_1' },
+    });
+    expect(refused.status).toBe(400);
+  });
+
   it('reports health, shallow and deep, and refuses a deep check without a token', async () => {
     await conforming('/health', 'get', '/health', { token: null });
     const deep = await conforming('/health', 'get', '/health', { query: '?deep=true' });

@@ -1,10 +1,10 @@
 import { HttpRequest, InvocationContext } from '@azure/functions';
-import { AzureOpenAI } from 'openai';
+import type { TokenCredential } from '@azure/identity';
 import { createCallerLimiter } from '../../src/lib/caller/callerLimits';
 import { loadConfig, type Config } from '../../src/lib/config';
 import { createGateway, type Gateway, type GatewayDeps } from '../../src/lib/gateway';
 import type { ModelCatalog } from '../../src/lib/catalog/modelCatalog';
-import { budgetAwareFetch } from '../../src/lib/upstream/openaiClient';
+import { createOpenAIClient } from '../../src/lib/upstream/openaiClient';
 
 /** Settings for in-process tests: anonymous callers, a fake endpoint reached only through injected fetch. */
 export const baseEnv: Record<string, string> = {
@@ -50,16 +50,13 @@ export function harness(
     (...args: unknown[]) => {
       logs.push({ level, text: args.map(String).join(' ') });
     };
+  const tokenSource = options.tokenProvider ?? (() => Promise.resolve('unit-test-token'));
+  const credential: TokenCredential = {
+    getToken: async () => ({ token: await tokenSource(), expiresOnTimestamp: Date.now() + 3_600_000 }),
+  };
   const gateway = createGateway({
     config,
-    openai: new AzureOpenAI({
-      endpoint: config.openai.endpoint,
-      apiVersion: config.openai.apiVersion,
-      azureADTokenProvider: options.tokenProvider ?? (() => Promise.resolve('unit-test-token')),
-      maxRetries: config.upstream.maxRetries,
-      timeout: config.upstream.timeoutMs,
-      fetch: budgetAwareFetch(upstream),
-    }),
+    openai: createOpenAIClient(config, credential, { fetch: upstream }),
     catalog: options.catalog ?? { deployments: () => Promise.resolve([]), region: () => Promise.resolve([]) },
     authenticate:
       options.authenticate ??

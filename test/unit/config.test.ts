@@ -6,10 +6,21 @@ import { thrown } from '../support/thrown';
 describe('settings', () => {
   it('applies documented defaults when only the required settings are given', () => {
     const config = loadConfig(baseEnv);
-    expect(config.openai.apiVersion).toBe('2024-10-21');
+    expect(config.openai.apiVersion).toBe('v1');
     expect(config.arm.endpoint).toBe('https://management.azure.com');
     expect(config.credential.kind).toBe('auto');
     expect(config.modelsCacheTtlMs).toBe(300_000);
+  });
+
+  it('accepts v1, preview and dated API versions, and refuses anything else', () => {
+    for (const version of ['v1', 'preview', '2024-10-21', '2025-04-01-preview']) {
+      expect(loadConfig({ ...baseEnv, AZURE_OPENAI_API_VERSION: version }).openai.apiVersion).toBe(version);
+    }
+    for (const version of ['latest', 'v2', '2024-10']) {
+      expect(() => loadConfig({ ...baseEnv, AZURE_OPENAI_API_VERSION: version })).toThrow(
+        /AZURE_OPENAI_API_VERSION must be v1, preview or a dated version/,
+      );
+    }
   });
 
   it('defaults the allow-list to the configured deployment', () => {

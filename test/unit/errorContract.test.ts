@@ -131,6 +131,61 @@ describe('the error contract', () => {
     expect(error.content_filter_result).toEqual({ hate: { filtered: true, severity: 'high' } });
   });
 
+  it('keeps the content-filter categories from the v1 body (inner_error.content_filter_results)', async () => {
+    const filtered = {
+      error: {
+        message:
+          "The response was filtered due to the prompt triggering Azure OpenAI's content management policy.",
+        type: null,
+        param: 'prompt',
+        code: 'content_filter',
+        status: 400,
+        inner_error: {
+          code: 'ResponsibleAIPolicyViolation',
+          content_filter_results: { violence: { filtered: true, severity: 'medium' } },
+        },
+      },
+    };
+    const h = harness(answer(400, filtered).fetch);
+    const error = await expectError(
+      await h.gateway.chatCompletions(chatRequest(hello), h.context()),
+      400,
+      'content_filter',
+    );
+    expect(error.content_filter_result).toEqual({ violence: { filtered: true, severity: 'medium' } });
+    expect(error.param).toBe('messages');
+  });
+
+  it.each([
+    [
+      'dated',
+      {
+        message: 'Unrecognized request argument supplied: frobnicate',
+        type: 'invalid_request_error',
+        param: null,
+        code: null,
+      },
+    ],
+    [
+      'v1',
+      {
+        message: "Unknown parameter: 'frobnicate'.",
+        type: 'invalid_request_error',
+        param: 'frobnicate',
+        code: 'unknown_parameter',
+      },
+    ],
+  ])('turns the %s unknown-parameter wording into invalid_request naming the parameter', async (_, body) => {
+    const h = harness(answer(400, { error: body }).fetch);
+    const error = await expectError(
+      await h.gateway.chatCompletions(chatRequest(hello), h.context()),
+      400,
+      'invalid_request',
+    );
+    expect(error.param).toBe('frobnicate');
+    expect(error.message).toContain('frobnicate');
+  });
+
   it('keeps the upstream code of other upstream 400s such as context_length_exceeded', async () => {
     const tooLong = {
       error: {
@@ -291,12 +346,20 @@ describe('the error contract', () => {
     );
     expect(response.status).toBe(200);
     expect(await readJson(response)).toEqual(completion);
-    expect(upstream.calls[0]?.url).toContain(
-      '/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21',
-    );
+    expect(upstream.calls[0]?.url).toBe('https://unit-test.openai.azure.com/openai/v1/chat/completions');
     expect(JSON.parse(upstream.calls[0]?.body ?? '{}')).toMatchObject({ model: 'gpt-4o', temperature: 0.2 });
     const summary = h.logs.find((line) => line.text.startsWith('request '))?.text ?? '';
     expect(summary).toContain('"upstreamRequestId":"upstream-1"');
     expect(summary).toContain('"promptTokens":3');
+  });
+
+  it('calls the dated surface through AzureOpenAI when a dated api-version is set', async () => {
+    const upstream = answer(200, completion);
+    const h = harness(upstream.fetch, { env: { AZURE_OPENAI_API_VERSION: '2024-10-21' } });
+    const response = await h.gateway.chatCompletions(chatRequest({ ...hello, model: 'gpt-4o' }), h.context());
+    expect(response.status).toBe(200);
+    expect(upstream.calls[0]?.url).toBe(
+      'https://unit-test.openai.azure.com/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21',
+    );
   });
 });

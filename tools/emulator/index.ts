@@ -83,7 +83,6 @@ export interface Emulator extends EmulatorInfo {
   close(): Promise<void>;
 }
 
-const API_VERSION = '2024-10-21';
 const DEFAULT_ARM_PAGE_SIZE = 2;
 
 function listen(server: Server, port: number): Promise<number> {
@@ -260,7 +259,6 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       const settings: Record<string, string> = {
         AZURE_OPENAI_ENDPOINT: urls.openai,
         AZURE_OPENAI_DEPLOYMENT: DEFAULT_DEPLOYMENT,
-        AZURE_OPENAI_API_VERSION: API_VERSION,
         AZURE_OPENAI_ALLOWED_DEPLOYMENTS: chatDeploymentNames().join(','),
         AZURE_SUBSCRIPTION_ID: ids.subscriptionId,
         AZURE_RESOURCE_GROUP: ids.resourceGroup,

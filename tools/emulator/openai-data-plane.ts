@@ -1,5 +1,12 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import { catalogModelOf, findDeployment, isReasoningModel, numericCapability, supportsChat } from './catalog';
+import {
+  catalogModelOf,
+  chatDeploymentNames,
+  findDeployment,
+  isReasoningModel,
+  numericCapability,
+  supportsChat,
+} from './catalog';
 import {
   completionBody,
   completionEvents,
@@ -30,6 +37,15 @@ import {
   type RequestHandler,
 } from './http-util';
 import { rateLimitedBody, type Admission } from './rate-limits';
+import {
+  estimateInputTokens,
+  generateResponse,
+  isResponsesError,
+  parseResponsesRequest,
+  responseEvents,
+  responseObject,
+  responsesFilterTrigger,
+} from './responses';
 import { writeSse } from './sse';
 
 const DATED_PATH = /^\/openai\/deployments\/([^/]+)\/chat\/completions\/?$/;
@@ -39,6 +55,10 @@ const V1_API_VERSIONS = new Set(['v1', 'preview', 'latest']);
 
 const DATA_AUDIENCES = ['https://cognitiveservices.azure.com', 'https://ai.azure.com'];
 const CHAT_DATA_ACTION = 'Microsoft.CognitiveServices/accounts/OpenAI/deployments/chat/completions/action';
+// GUESS: the data action names for Responses and the model list; the OpenAI User role's `OpenAI/*/action` and
+// `OpenAI/*/read` cover them, as Microsoft's v1 guide has that role call both.
+const RESPONSES_DATA_ACTION = 'Microsoft.CognitiveServices/accounts/OpenAI/responses/action';
+const MODELS_DATA_ACTION = 'Microsoft.CognitiveServices/accounts/OpenAI/models/read';
 
 const RESOURCE_NOT_FOUND = { error: { code: '404', message: 'Resource not found' } };
 const UNAUTHORIZED = {
@@ -86,16 +106,28 @@ const regionNames: Record<string, string> = {
   australiaeast: 'Australia East',
 };
 
-type Route = { api: 'dated'; deployment: string; apiVersion: string } | { api: 'v1'; apiVersion: string };
+/** What a request asks for; v1 names the deployment in the body's `model`, the dated surface in the path. */
+type Operation = 'chat' | 'responses' | 'models';
+
+type Route =
+  | { api: 'dated'; operation: 'chat'; deployment: string; apiVersion: string }
+  | { api: 'v1'; operation: Operation; apiVersion: string };
 
 type RouteResult = { ok: true; route: Route } | { ok: false; status: number; body: unknown };
 
+/** v1 paths and their methods (Azure/azure-rest-api-specs `OpenAI.v1/azure-v1-v1-generated.yaml`). */
+const V1_ROUTES: readonly { path: RegExp; method: string; operation: Operation }[] = [
+  { path: V1_PATH, method: 'POST', operation: 'chat' },
+  { path: /^\/openai\/v1\/responses\/?$/, method: 'POST', operation: 'responses' },
+  { path: /^\/openai\/v1\/models\/?$/, method: 'GET', operation: 'models' },
+];
+
 function resolveRoute(req: IncomingMessage, url: URL): RouteResult {
   const notFound: RouteResult = { ok: false, status: 404, body: RESOURCE_NOT_FOUND };
-  if (req.method !== 'POST') return notFound;
   const apiVersion = url.searchParams.get('api-version');
   const dated = DATED_PATH.exec(url.pathname);
   if (dated) {
+    if (req.method !== 'POST') return notFound;
     let deployment: string;
     try {
       deployment = decodeURIComponent(dated[1] ?? '');
@@ -104,9 +136,11 @@ function resolveRoute(req: IncomingMessage, url: URL): RouteResult {
     }
     // NOTE: Azure answers a missing or unknown api-version on the dated surface with 404, not 400.
     if (apiVersion === null || !DATED_API_VERSION.test(apiVersion)) return notFound;
-    return { ok: true, route: { api: 'dated', deployment, apiVersion } };
+    return { ok: true, route: { api: 'dated', operation: 'chat', deployment, apiVersion } };
   }
-  if (V1_PATH.test(url.pathname)) {
+  const v1 = V1_ROUTES.find((route) => route.path.test(url.pathname) && route.method === req.method);
+  if (v1) {
+    // NOTE: the v1 spec's api-version is optional (`v1`, `preview`); a dated one is refused with this body (3p).
     if (apiVersion !== null && !V1_API_VERSIONS.has(apiVersion)) {
       return {
         ok: false,
@@ -114,9 +148,53 @@ function resolveRoute(req: IncomingMessage, url: URL): RouteResult {
         body: { error: { code: 'BadRequest', message: 'API version not supported' } },
       };
     }
-    return { ok: true, route: { api: 'v1', apiVersion: apiVersion ?? 'v1' } };
+    return { ok: true, route: { api: 'v1', operation: v1.operation, apiVersion: apiVersion ?? 'v1' } };
   }
   return notFound;
+}
+
+function permissionFor(route: Route): { dataAction: string; operation: string } {
+  if (route.api === 'dated') {
+    return {
+      dataAction: CHAT_DATA_ACTION,
+      operation: 'POST /openai/deployments/{deployment-id}/chat/completions',
+    };
+  }
+  switch (route.operation) {
+    case 'chat':
+      return { dataAction: CHAT_DATA_ACTION, operation: 'POST /openai/v1/chat/completions' };
+    case 'responses':
+      return { dataAction: RESPONSES_DATA_ACTION, operation: 'POST /openai/v1/responses' };
+    case 'models':
+      return { dataAction: MODELS_DATA_ACTION, operation: 'GET /openai/v1/models' };
+  }
+}
+
+/**
+ * One `/openai/v1/models` item per deployed model, in the dated API's `Model` shape (id, created_at, capabilities,
+ * lifecycle_status, deprecation, status). GUESS: the v1 list keeps that shape and names models `name-version`.
+ */
+function modelListEntry(deploymentName: string): Record<string, unknown>[] {
+  const deployment = findDeployment(deploymentName);
+  if (!deployment) return [];
+  const model = catalogModelOf(deployment);
+  return [
+    {
+      id: `${model.name}-${model.version}`,
+      object: 'model',
+      created_at: Math.floor(Date.parse(deployment.createdAt) / 1000),
+      capabilities: {
+        chat_completion: supportsChat(model),
+        completion: false,
+        embeddings: false,
+        fine_tune: false,
+        inference: true,
+      },
+      lifecycle_status: model.lifecycleStatus === 'GenerallyAvailable' ? 'generally-available' : 'preview',
+      deprecation: { inference: Math.floor(Date.parse(model.deprecation.inference) / 1000) },
+      status: 'succeeded',
+    },
+  ];
 }
 
 function rateLimitHeaders(admission: Admission): OutgoingHttpHeaders {
@@ -215,23 +293,20 @@ export function createOpenAIDataPlane(ctx: EmulatorContext): RequestHandler {
       reply(401, UNAUTHORIZED);
       return;
     }
+    const { dataAction, operation } = permissionFor(route);
     if (
-      !ctx.roles.isAllowed(check.objectId, {
-        kind: 'dataAction',
-        operation: CHAT_DATA_ACTION,
-        target: 'account',
-      })
+      !ctx.roles.isAllowed(check.objectId, { kind: 'dataAction', operation: dataAction, target: 'account' })
     ) {
-      const operation =
-        route.api === 'dated'
-          ? 'POST /openai/deployments/{deployment-id}/chat/completions'
-          : 'POST /openai/v1/chat/completions';
       reply(401, {
         error: {
           code: 'PermissionDenied',
-          message: `The principal \`${check.objectId}\` lacks the required data action \`${CHAT_DATA_ACTION}\` to perform \`${operation}\` operation.`,
+          message: `The principal \`${check.objectId}\` lacks the required data action \`${dataAction}\` to perform \`${operation}\` operation.`,
         },
       });
+      return;
+    }
+    if (route.operation === 'models') {
+      reply(200, { object: 'list', data: chatDeploymentNames().flatMap(modelListEntry) });
       return;
     }
     if (route.api === 'dated' && !findDeployment(route.deployment)) {
@@ -254,6 +329,10 @@ export function createOpenAIDataPlane(ctx: EmulatorContext): RequestHandler {
     const json = parseJson(text);
     if (!json.ok) {
       reply(400, UNPARSABLE_JSON);
+      return;
+    }
+    if (route.operation === 'responses') {
+      await serveResponses(ctx, res, json.value, { baseHeaders, apiVersion: route.apiVersion, reply });
       return;
     }
     const request = parseChatRequest(json.value, surfaceOf(route));
@@ -356,4 +435,103 @@ function writeStreamHead(res: ServerResponse, headers: OutgoingHttpHeaders): voi
     'cache-control': 'no-cache',
   });
   res.flushHeaders();
+}
+
+interface ResponsesReply {
+  baseHeaders: OutgoingHttpHeaders;
+  apiVersion: string;
+  reply: (status: number, body: unknown, headers?: OutgoingHttpHeaders) => void;
+}
+
+/**
+ * `POST /openai/v1/responses` after the shared route, auth and role checks, in the same order as chat: body,
+ * deployment, capability, context, quota, content filter. The emulator stores nothing, whatever `store` says.
+ */
+async function serveResponses(
+  ctx: EmulatorContext,
+  res: ServerResponse,
+  body: unknown,
+  { baseHeaders, apiVersion, reply }: ResponsesReply,
+): Promise<void> {
+  const request = parseResponsesRequest(body);
+  if (isResponsesError(request)) {
+    reply(request.status, request.body);
+    return;
+  }
+  if (request.model === undefined) {
+    reply(400, {
+      error: {
+        message: "Missing required parameter: 'model'.",
+        type: 'invalid_request_error',
+        param: 'model',
+        code: 'missing_required_parameter',
+      },
+    });
+    return;
+  }
+  const deployment = findDeployment(request.model);
+  if (!deployment) {
+    reply(404, DEPLOYMENT_NOT_FOUND);
+    return;
+  }
+  const model = catalogModelOf(deployment);
+  if (model.capabilities.responses !== 'true') {
+    reply(400, {
+      error: {
+        code: 'OperationNotSupported',
+        message: `The responses operation does not work with the specified model, ${model.name}. Please choose different model and try again.`,
+      },
+    });
+    return;
+  }
+  const inputTokens = estimateInputTokens(request);
+  const context = numericCapability(model, 'maxContextToken', 128_000);
+  const requested = request.maxOutputTokens ?? DEFAULT_COMPLETION_TOKENS;
+  if (inputTokens > context) {
+    reply(400, {
+      error: {
+        message: `Your input exceeds the context window of this model. Please adjust your input and try again.`,
+        type: 'invalid_request_error',
+        param: 'input',
+        code: 'context_length_exceeded',
+      },
+    });
+    return;
+  }
+  const admission = ctx.rateLimits.admit(deployment.name, inputTokens + requested);
+  if (!admission.admitted) {
+    const seconds = Math.max(1, Math.ceil(admission.retryAfterMs / 1000));
+    reply(429, rateLimitedBody(apiVersion, admission.exceeded, seconds, 'Responses_Create'), {
+      'retry-after': String(seconds),
+      'retry-after-ms': String(seconds * 1000),
+      'x-ratelimit-remaining-requests': String(admission.remainingRequests),
+      'x-ratelimit-remaining-tokens': String(admission.remainingTokens),
+    });
+    return;
+  }
+  if (responsesFilterTrigger(request) === 'prompt') {
+    reply(400, promptBlockedBody('v1'));
+    return;
+  }
+
+  const response = generateResponse(request, model, inputTokens);
+  const successHeaders = {
+    ...baseHeaders,
+    'x-ms-deployment-name': deployment.name,
+    ...rateLimitHeaders(admission),
+  };
+  const signal = AbortSignal.any([responseClosedSignal(res), ctx.closing]);
+  const latency = ctx.faults.latency();
+  if (!(await sleepUnlessAborted(latency.firstTokenMs, signal))) return;
+  if (!request.stream) {
+    if (!(await sleepUnlessAborted(latency.perTokenMs * response.tokens.length, signal))) return;
+    sendJson(res, 200, responseObject(response), successHeaders);
+    return;
+  }
+  writeStreamHead(res, successHeaders);
+  await writeSse(res, responseEvents(response), {
+    perTokenMs: latency.perTokenMs,
+    streamBreak: ctx.faults.streamBreak(),
+    signal,
+  });
 }

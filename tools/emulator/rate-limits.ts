@@ -31,12 +31,14 @@ export function rateLimitedBody(
   apiVersion: string,
   exceeded: 'tokens' | 'requests',
   retryAfterSeconds: number,
+  // GUESS: Responses calls are named like the chat operation in the same message.
+  operation: 'ChatCompletions_Create' | 'Responses_Create' = 'ChatCompletions_Create',
 ): unknown {
   const what = exceeded === 'tokens' ? 'token rate limit' : 'call rate limit';
   return {
     error: {
       code: '429',
-      message: `Requests to the ChatCompletions_Create Operation under Azure OpenAI API version ${apiVersion} have exceeded ${what} of your current OpenAI S0 pricing tier. Please retry after ${retryAfterSeconds} seconds. Please go here: https://aka.ms/oai/quotaincrease if you would like to further increase the default rate limit.`,
+      message: `Requests to the ${operation} Operation under Azure OpenAI API version ${apiVersion} have exceeded ${what} of your current OpenAI S0 pricing tier. Please retry after ${retryAfterSeconds} seconds. Please go here: https://aka.ms/oai/quotaincrease if you would like to further increase the default rate limit.`,
     },
   };
 }

@@ -1,8 +1,15 @@
 import type { ServerResponse } from 'node:http';
-import type { StreamEvent } from './chat-completion';
 import type { StreamBreak } from './faults';
 import { sleepUnlessAborted } from './http-util';
 import { resetConnection } from './request-log';
+
+/** One server-sent event: `data` is the text after `data: `; `event` adds an `event:` line (Responses API). */
+export interface SseEvent {
+  event?: string;
+  data: string;
+  /** Content events are the ones latency faults space apart. */
+  content: boolean;
+}
 
 export interface SseOptions {
   perTokenMs: number;
@@ -30,7 +37,7 @@ function untilAborted(signal: AbortSignal): Promise<void> {
  */
 export async function writeSse(
   res: ServerResponse,
-  events: readonly StreamEvent[],
+  events: readonly SseEvent[],
   options: SseOptions,
 ): Promise<void> {
   let sent = 0;
@@ -49,7 +56,11 @@ export async function writeSse(
     if (event.content && contentSent > 0 && !(await sleepUnlessAborted(options.perTokenMs, options.signal)))
       return;
     if (options.signal.aborted) return;
-    res.write(`data: ${event.data}\n\n`);
+    res.write(
+      event.event === undefined
+        ? `data: ${event.data}\n\n`
+        : `event: ${event.event}\ndata: ${event.data}\n\n`,
+    );
     sent += 1;
     if (event.content) contentSent += 1;
   }

@@ -21,7 +21,7 @@ export interface HostKeys {
 
 export interface HostRequestHandlerOptions {
   core: WorkerCore;
-  /** HTTP functions in matching order (most specific route first). */
+  /** HTTP functions in matching order: by name, as the Functions host orders them. */
   functions: readonly HttpFunction[];
   routePrefix: string;
   cors: CorsPolicy;

@@ -218,8 +218,6 @@ function escapeRegExp(text: string): string {
  */
 export class RouteTemplate {
   readonly template: string;
-  /** Lower sorts first: literal segments win over parameters, parameters over catch-alls (ASP.NET "inbound precedence"). */
-  readonly precedence: number;
   #segments: Segment[];
 
   constructor(template: string) {
@@ -227,10 +225,6 @@ export class RouteTemplate {
     const trimmed = template.replace(/^~?\/+/, '').replace(/\/+$/, '');
     this.#segments = trimmed === '' ? [] : trimmed.split('/').map((text) => parseSegment(text, template));
     this.#validate();
-    this.precedence = this.#segments.reduce(
-      (sum, segment, index) => sum + RouteTemplate.#segmentDigit(segment) / 10 ** index,
-      0,
-    );
   }
 
   /** Route values if `path` (the part after the route prefix) matches. */
@@ -323,19 +317,5 @@ export class RouteTemplate {
       }
       sawOptional ||= optionalHere;
     }
-  }
-
-  static #segmentDigit(segment: Segment): number {
-    const [part] = segment.parts;
-    if (segment.parts.length > 1 || part === undefined) {
-      return 2;
-    }
-    if (part.kind === 'literal') {
-      return 1;
-    }
-    if (part.catchAll) {
-      return 5;
-    }
-    return part.constraints.length > 0 ? 3 : 4;
   }
 }

@@ -198,7 +198,7 @@ async function start(options: StartHostOptions): Promise<RunningHost> {
         return fn;
       })
       .filter((fn): fn is HttpFunction => fn !== undefined)
-      .sort((a, b) => a.route.precedence - b.route.precedence);
+      .sort((a, b) => compareOrdinalIgnoreCase(a.name, b.name));
 
     const httpUri = capabilities.HttpUri;
     const agent = proxyAgent();
@@ -297,4 +297,17 @@ async function start(options: StartHostOptions): Promise<RunningHost> {
     uninstall();
     throw error;
   }
+}
+
+/**
+ * The Functions host maps HTTP routes in the order of its function list, sorted by name with
+ * `StringComparison.OrdinalIgnoreCase` (azure-functions-host `FunctionMetadataNameComparer`,
+ * `WebScriptHostHttpRoutesManager`), and the first route whose template and method match wins: no ASP.NET
+ * precedence (Azure/azure-functions-host#9876 and #3153, Azure/azure-webjobs-sdk-extensions#842, all open).
+ * Matching in the same order here makes a route that would be shadowed in Azure shadowed locally too.
+ */
+export function compareOrdinalIgnoreCase(a: string, b: string): number {
+  const left = a.toUpperCase();
+  const right = b.toUpperCase();
+  return left < right ? -1 : left > right ? 1 : 0;
 }

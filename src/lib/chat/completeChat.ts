@@ -1,4 +1,4 @@
-import { APIError, type AzureOpenAI } from 'openai';
+import { APIError, type OpenAI } from 'openai';
 import type {
   ChatCompletion,
   ChatCompletionCreateParamsNonStreaming,
@@ -42,7 +42,7 @@ export interface ChatResult extends GatewayResponse {
 
 export interface ChatDeps {
   config: Config;
-  client: AzureOpenAI;
+  client: OpenAI;
   limiter: CallerLimiter;
 }
 

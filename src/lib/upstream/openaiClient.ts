@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { TokenCredential } from '@azure/identity';
 import { getBearerTokenProvider } from '@azure/identity';
-import { AzureOpenAI } from 'openai';
+import OpenAI, { AzureOpenAI } from 'openai';
 import type { Config } from '../config';
 import { retryAfterMs } from './retryAfter';
 
@@ -46,13 +46,43 @@ export function budgetAwareFetch(inner: Fetch = fetch): Fetch {
   };
 }
 
-export function createOpenAIClient(config: Config, credential: TokenCredential): AzureOpenAI {
-  return new AzureOpenAI({
-    endpoint: config.openai.endpoint,
-    apiVersion: config.openai.apiVersion,
-    azureADTokenProvider: getBearerTokenProvider(credential, COGNITIVE_SERVICES_SCOPE),
+/** True for the v1 API (`v1`, or `preview` for its preview features); false for a dated `api-version`. */
+export const isV1ApiVersion = (apiVersion: string): boolean =>
+  apiVersion === 'v1' || apiVersion === 'preview';
+
+export interface OpenAIClientOptions {
+  /** The network edge, as openai-node's own `fetch` option; the time-budget wrapper goes around it. Default: global fetch. */
+  fetch?: Fetch;
+}
+
+/**
+ * The one Azure OpenAI client of the process. On the v1 API (the default) it is the plain `OpenAI` client with
+ * base URL `{endpoint}/openai/v1/` and the Entra token provider as `apiKey` (openai ≥ 5.18 calls it before every
+ * request), the deployment going in `model`; with a dated `api-version` it is `AzureOpenAI`, which puts the
+ * deployment in the path.
+ */
+export function createOpenAIClient(
+  config: Config,
+  credential: TokenCredential,
+  options: OpenAIClientOptions = {},
+): OpenAI {
+  const { endpoint, apiVersion } = config.openai;
+  const tokenProvider = getBearerTokenProvider(credential, COGNITIVE_SERVICES_SCOPE);
+  const common = {
     maxRetries: config.upstream.maxRetries,
     timeout: config.upstream.timeoutMs,
-    fetch: budgetAwareFetch(),
-  });
+    fetch: budgetAwareFetch(options.fetch ?? fetch),
+    // NOTE: explicit nulls keep the SDK from reading OPENAI_ORG_ID / OPENAI_PROJECT_ID from the environment.
+    organization: null,
+    project: null,
+  };
+  if (isV1ApiVersion(apiVersion)) {
+    return new OpenAI({
+      ...common,
+      baseURL: `${endpoint}/openai/v1/`,
+      apiKey: tokenProvider,
+      ...(apiVersion === 'preview' ? { defaultQuery: { 'api-version': 'preview' } } : {}),
+    });
+  }
+  return new AzureOpenAI({ ...common, endpoint, apiVersion, azureADTokenProvider: tokenProvider });
 }

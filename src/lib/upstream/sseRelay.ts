@@ -32,12 +32,28 @@ export interface RelayOptions {
   onDone: (outcome: RelayOutcome) => void;
   /** Drops the usage-only event: the gateway asked Azure for it, the caller did not. */
   dropUsageEvent?: boolean;
+  /** The event dialect: how the stream ends and how a late failure is told. Default: chat. */
+  protocol?: SseProtocol;
   /** Called once, when the first upstream chunk arrives. */
   onFirstChunk?: () => void;
 }
 
+/** What one SSE dialect means by its events. */
+export interface SseProtocol {
+  /** Looks at one complete event: does it end the stream (and what usage does it report, if it knows). */
+  observe(event: string): { terminal: boolean; usage?: Usage | undefined };
+  /** The final event reporting a failure after the first byte; `sequence` counts the events relayed. */
+  errorEvent(error: ApiError, sequence: number): string;
+}
+
 const encoder = new TextEncoder();
 const DONE_MARKER = 'data: [DONE]';
+
+/** Chat completions: ends with `data: [DONE]`; a failure is `data: {"error":…}`. */
+export const chatSseProtocol: SseProtocol = {
+  observe: (event) => ({ terminal: event === DONE_MARKER }),
+  errorEvent: (error) => `data: ${JSON.stringify(error.toBody())}\n\n`,
+};
 
 export function relaySse(
   upstream: ReadableStream<Uint8Array>,
@@ -67,6 +83,8 @@ export function relaySse(
     options.onDone(result);
   };
 
+  const protocol = options.protocol ?? chatSseProtocol;
+
   /** Reads the complete events in `chunk` and returns the text to relay: whole events only. */
   const relayable = (chunk: Uint8Array): string => {
     pending += decoder.decode(chunk, { stream: true });
@@ -79,14 +97,15 @@ export function relaySse(
       boundary = pending.indexOf('\n\n');
       if (event.length === 0) continue;
       events++;
+      const observed = protocol.observe(event);
+      if (observed.terminal) sawDone = true;
       if (event === DONE_MARKER) {
-        sawDone = true;
         out += raw;
         continue;
       }
       const seen = inspect(event);
       generatedCharacters += seen.generatedCharacters;
-      if (seen.usage) usage = seen.usage;
+      usage = observed.usage ?? seen.usage ?? usage;
       if (!(seen.usageOnly && options.dropUsageEvent)) out += raw;
     }
     return out;
@@ -130,7 +149,7 @@ export function relaySse(
           void reader.cancel().catch(() => undefined);
           const error = options.toError(caught, caught instanceof IdleTimeout);
           // NOTE: a half-written event is never relayed, so the error event parses on its own.
-          controller.enqueue(encoder.encode(`data: ${JSON.stringify(error.toBody())}\n\n`));
+          controller.enqueue(encoder.encode(protocol.errorEvent(error, events)));
           controller.close();
           finish(outcome('failed', error));
         }
@@ -183,7 +202,8 @@ const length = (value: unknown): number => (typeof value === 'string' ? value.le
 function inspect(event: string): Inspected {
   let parsed: ChunkShape;
   try {
-    parsed = JSON.parse(event.replace(/^data:\s*/, '')) as ChunkShape;
+    // NOTE: Responses events carry an `event:` line before their `data:` line.
+    parsed = JSON.parse(/^data:\s*(.*)$/m.exec(event)?.[1] ?? '') as ChunkShape;
   } catch {
     return { usageOnly: false, generatedCharacters: 0 };
   }

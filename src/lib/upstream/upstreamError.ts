@@ -62,7 +62,24 @@ export function rateLimited(waitMs: number | undefined, source: string): ApiErro
   );
 }
 
-function fromOpenAI(error: APIError<number>, deployment: string): ApiError {
+/**
+ * The parameter an "unknown parameter" 400 names, in either wording: the dated API's
+ * `Unrecognized request argument supplied: <name>` (no `param`) or v1's `Unknown parameter: '<name>'.`
+ * (`code: unknown_parameter`, OpenAI's wording).
+ */
+function unknownParameter(upstream: Record<string, unknown>): string | undefined {
+  const message = typeof upstream.message === 'string' ? upstream.message : '';
+  const named =
+    /^Unrecognized request argument supplied: ([\w.[\]-]+)/.exec(message) ??
+    /^Unknown parameter: '([^']+)'/.exec(message);
+  if (named?.[1] !== undefined) return named[1];
+  return upstream.code === 'unknown_parameter' && typeof upstream.param === 'string'
+    ? upstream.param
+    : undefined;
+}
+
+function fromOpenAI(error: APIError<number>, context: UpstreamContext): ApiError {
+  const { deployment } = context;
   const upstream = errorObject(error);
   const code = typeof upstream.code === 'string' ? upstream.code : String(error.status);
   const logDetail = `Azure OpenAI ${error.status} ${code}`;
@@ -71,8 +88,15 @@ function fromOpenAI(error: APIError<number>, deployment: string): ApiError {
     const inner = (upstream.innererror ?? upstream.inner_error) as Record<string, unknown> | undefined;
     const result = inner?.content_filter_result ?? inner?.content_filter_results;
     return new ApiError(400, 'content_filter', 'The prompt was blocked by the Azure OpenAI content filter.', {
-      param: 'messages',
+      param: context.promptParam ?? 'messages',
       details: result === undefined ? {} : { content_filter_result: result },
+      logDetail,
+    });
+  }
+  const unknown = status === 400 ? unknownParameter(upstream) : undefined;
+  if (unknown !== undefined) {
+    return new ApiError(400, 'invalid_request', `Unrecognized request argument supplied: ${unknown}`, {
+      param: unknown,
       logDetail,
     });
   }
@@ -150,6 +174,8 @@ export interface UpstreamContext {
   deployment: string;
   /** True when the gateway's own deadline, not the caller, aborted the call. */
   timedOut?: boolean;
+  /** Where the prompt is in the caller's request, for a content-filter refusal. Default: messages. */
+  promptParam?: string;
 }
 
 export function toApiError(error: unknown, context: UpstreamContext = { deployment: '' }): ApiError {
@@ -171,7 +197,7 @@ export function toApiError(error: unknown, context: UpstreamContext = { deployme
     return new ApiError(504, 'upstream_timeout', 'Azure OpenAI did not answer in time.');
   }
   if (error instanceof APIError && typeof error.status === 'number') {
-    return fromOpenAI(error as APIError<number>, context.deployment);
+    return fromOpenAI(error as APIError<number>, context);
   }
   if (error instanceof OpenAIError && isCredentialError(error.cause))
     return credentialUnavailable(error.cause);
