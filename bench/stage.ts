@@ -1,4 +1,4 @@
-import type { AzureOpenAI } from 'openai';
+import type { OpenAI } from 'openai';
 import type { Emulator } from '../tools/emulator/index';
 import type { inProcessGateway } from './inProcess';
 import { summarize, type Batch, type PathSummary } from './load';
@@ -6,8 +6,6 @@ import type { BenchOptions } from './options';
 import type { Comparison } from './report';
 import { round } from './stats';
 import type { StreamRequest } from './streaming';
-
-const API_VERSION = '2024-10-21';
 
 /** What every part of the run shares: the emulator, the app's settings and the direct client. */
 export interface Stage {
@@ -21,7 +19,7 @@ export interface Stage {
   hostEnv: Record<string, string>;
   callerToken: string;
   /** Calls Azure OpenAI (the emulator) the way the app does, without the app. */
-  direct: AzureOpenAI;
+  direct: OpenAI;
   /** A managed-identity token for calling the emulator directly. */
   directToken(): Promise<string>;
   /** Lifts the emulator's Azure OpenAI quota and empties its sliding windows. */
@@ -88,9 +86,9 @@ export function streamRequests(
   const messages = (index: number) => [{ role: 'user', content: `${label} ${index}` }];
   return {
     direct: (index) => ({
-      url: `${emulator.urls.openai}/openai/deployments/${emulator.deployment}/chat/completions?api-version=${API_VERSION}`,
+      url: `${emulator.urls.openai}/openai/v1/chat/completions`,
       headers: { authorization: `Bearer ${directToken}` },
-      body: { messages: messages(index), max_tokens: maxTokens, stream: true },
+      body: { model: emulator.deployment, messages: messages(index), max_tokens: maxTokens, stream: true },
     }),
     gateway: (index) => ({
       url: gateway.url,

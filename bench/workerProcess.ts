@@ -6,6 +6,7 @@ import { captureServersOnLoopback, listeningPort } from '../tools/host/captureSe
 import { installCoreModule } from '../tools/host/installCoreModule';
 import { invokeFunction } from '../tools/host/invokeFunction';
 import { readHostJson } from '../tools/host/readHostJson';
+import { compareOrdinalIgnoreCase } from '../tools/host/startHost';
 import { toHttpFunction, type HttpFunction } from '../tools/host/toHttpFunction';
 import { toInvocationRequest } from '../tools/host/toInvocationRequest';
 import { WorkerCore } from '../tools/host/WorkerCore';
@@ -61,7 +62,7 @@ async function main(): Promise<void> {
   const functions = [...core.functions.values()]
     .map(toHttpFunction)
     .filter((fn): fn is HttpFunction => fn !== undefined)
-    .sort((a, b) => a.route.precedence - b.route.precedence);
+    .sort((a, b) => compareOrdinalIgnoreCase(a.name, b.name));
 
   const invoke = (req: IncomingMessage, res: ServerResponse): void => {
     const invocationId = req.headers['x-ms-invocation-id'];

@@ -15,6 +15,7 @@ const limits: Config['limits'] = {
   tokensPerMinute: 1_000,
   maxTokens: 4096,
   concurrentStreams: 2,
+  expectedCompletionTokens: 256,
 };
 const TIMEOUT_MS = 300;
 const noCredential: TokenCredential = { getToken: () => Promise.reject(new Error('not used')) };

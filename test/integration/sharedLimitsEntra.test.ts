@@ -12,7 +12,13 @@ import { startLocalRedis, type LocalRedis } from '../../tools/localRedis';
 // ACL password of that user. Tokens here live 6 s, so the client must renew one while the test watches.
 
 const TOKEN_LIFETIME_SECONDS = 6;
-const limits = { requestsPerMinute: 100, tokensPerMinute: 0, maxTokens: 4096, concurrentStreams: 0 };
+const limits = {
+  requestsPerMinute: 100,
+  tokensPerMinute: 0,
+  maxTokens: 4096,
+  concurrentStreams: 0,
+  expectedCompletionTokens: 256,
+};
 const saved = { endpoint: process.env.IDENTITY_ENDPOINT, header: process.env.IDENTITY_HEADER };
 
 let emulator: Emulator;

@@ -176,13 +176,13 @@ describe('streamed chat completions', () => {
     const request = chatRequest({
       messages: [{ role: 'user', content: 'Hi' }],
       stream: true,
-      max_tokens: 20,
+      max_tokens: 2000,
     });
     await readTimed(
       (await h.gateway.chatCompletions(request, h.context())).body as ReadableStream<Uint8Array>,
     );
     const body = JSON.parse(sent[0] ?? '{}') as Record<string, unknown>;
-    expect(body.max_tokens).toBe(20);
+    expect(body.max_tokens).toBe(300);
     expect(body).not.toHaveProperty('max_completion_tokens');
   });
 

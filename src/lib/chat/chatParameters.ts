@@ -62,12 +62,12 @@ export const chatParameters = {
   max_completion_tokens: {
     decision: 'gateway',
     surfaces: ALL_SURFACES,
-    note: 'at most LIMIT_MAX_TOKENS; charged against the caller’s token budget',
+    note: 'lowered to LIMIT_MAX_TOKENS, which is sent when absent; charged against the caller’s token budget',
   },
   max_tokens: {
     decision: 'gateway',
     surfaces: ALL_SURFACES,
-    note: 'at most LIMIT_MAX_TOKENS; charged against the caller’s token budget; reasoning models refuse it (Azure’s 400)',
+    note: 'lowered to LIMIT_MAX_TOKENS, which is sent when absent; charged against the caller’s token budget; reasoning models refuse it (Azure’s 400)',
   },
   metadata: {
     decision: 'refuse',

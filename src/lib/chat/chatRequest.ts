@@ -65,8 +65,9 @@ export function buildChatRequestSchema(options: ChatRequestOptions) {
       .union([z.string().max(256), z.array(z.string().max(256)).max(4)])
       .nullable()
       .optional(),
-    max_tokens: z.number().int().min(1).max(options.maxTokens).nullable().optional(),
-    max_completion_tokens: z.number().int().min(1).max(options.maxTokens).nullable().optional(),
+    // NOTE: no upper bound here: the chat call lowers any request to LIMIT_MAX_TOKENS (completeChat.ts).
+    max_tokens: z.number().int().min(1).nullable().optional(),
+    max_completion_tokens: z.number().int().min(1).nullable().optional(),
     presence_penalty: z.number().min(-2).max(2).nullable().optional(),
     frequency_penalty: z.number().min(-2).max(2).nullable().optional(),
     logit_bias: z
