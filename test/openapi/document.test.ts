@@ -8,10 +8,21 @@ import { buildOpenApiDocument, SCHEMA_NAMES } from '../../src/lib/openapi';
 import { baseEnv } from '../support/gatewayHarness';
 import { Contract } from './contract';
 
-const config = loadConfig({ ...baseEnv, MAX_MESSAGES: '4', MAX_MESSAGE_CHARS: '40', MAX_CHOICES: '2' });
+// NOTE: a preview api-version, whose schema has every common option (reasoning_effort among them).
+const config = loadConfig({
+  ...baseEnv,
+  AZURE_OPENAI_API_VERSION: '2025-04-01-preview',
+  MAX_MESSAGES: '4',
+  MAX_MESSAGE_CHARS: '40',
+  MAX_CHOICES: '2',
+});
 const document = buildOpenApiDocument(config);
 const contract = new Contract(document);
-const parse = makeChatRequestParser({ ...config.request, maxTokens: config.limits.maxTokens });
+const parse = makeChatRequestParser({
+  ...config.request,
+  maxTokens: config.limits.maxTokens,
+  apiVersion: config.openai.apiVersion,
+});
 const requestSchema = contract.component('ChatCompletionRequest');
 
 type Json = Record<string, unknown>;
@@ -75,7 +86,7 @@ describe('the OpenAPI document', () => {
         ...baseEnv,
         AUTH_MODE: 'entra',
         AUTH_TENANT_ID: '8f4b3a2e-1c2d-4e5f-9a8b-7c6d5e4f3a2b',
-        AUTH_AUDIENCE: 'api://keyless-gateway',
+        AUTH_CLIENT_ID: '5d3f0e4a-6b7c-4d8e-9f01-23456789abcd',
       }),
     );
     expect(secured.security).toEqual([{ entraId: [] }]);
