@@ -34,7 +34,7 @@ describe('appSettings', () => {
     const settings = emulator.appSettings();
     const config = loadConfig(settings);
     expect(config).toMatchObject({
-      openai: { endpoint: emulator.urls.openai, deployment: 'gpt-4o-mini', apiVersion: '2024-10-21' },
+      openai: { endpoint: emulator.urls.openai, deployment: 'gpt-4o-mini', apiVersion: 'v1' },
       arm: {
         endpoint: emulator.urls.arm,
         subscriptionId: emulator.subscriptionId,

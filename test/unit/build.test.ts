@@ -14,7 +14,7 @@ import { compileFuncIgnore } from '../../bench/publishSet';
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 /** A string only the ARM SDK's own code contains (its user-agent prefix). */
 const ARM_SDK_MARKER = 'azsdk-js-arm-cognitiveservices';
-const FUNCTION_COUNT = 6;
+const FUNCTION_COUNT = 8;
 /** A string only the Azure Monitor exporter's code contains (the envelope name of a dependency). */
 const EXPORTER_MARKER = 'Microsoft.ApplicationInsights.RemoteDependency';
 
