@@ -5,15 +5,8 @@ import { ApiError, retryAfterHeaders } from '../errors';
  * caller sees the same 429s and messages from the in-memory limiter and from the shared one.
  */
 
-export interface TokenReservation {
-  settle(usedTokens: number): void;
-}
-export interface CallerLimiter {
-  admit(callerKey: string): Promise<void>;
-  reserve(callerKey: string, estimatedTokens: number): Promise<TokenReservation>;
-  openStream(callerKey: string): Promise<() => void>;
-  close(): Promise<void>;
-}
+export type { CallerLimiter, TokenReservation } from './callerLimits';
+
 export const callerLimited = (message: string, waitMs: number): ApiError =>
   new ApiError(429, 'caller_rate_limited', message, { headers: retryAfterHeaders(waitMs) });
 export const tooManyRequests = (requestsPerMinute: number, waitMs: number): ApiError =>
