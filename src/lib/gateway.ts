@@ -68,7 +68,11 @@ export function createGateway(deps: GatewayDeps): Gateway {
   const caller = requireCaller(deps.authenticate);
   const limited = limitRequests(deps.limiter);
   const complete = makeCompleteChat({ config, client: deps.openai, limiter: deps.limiter });
-  const parse = makeChatRequestParser({ ...config.request, maxTokens: config.limits.maxTokens });
+  const parse = makeChatRequestParser({
+    ...config.request,
+    maxTokens: config.limits.maxTokens,
+    apiVersion: config.openai.apiVersion,
+  });
 
   return {
     chatCompletions: serve(

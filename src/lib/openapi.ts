@@ -195,9 +195,16 @@ function restateRefinements(request: JsonObject): JsonObject {
 
 function componentSchemas(config: Config): Record<SchemaName, JsonObject> {
   const registry = z.registry<{ id: SchemaName }>();
-  registry.add(buildChatRequestSchema({ ...config.request, maxTokens: config.limits.maxTokens }), {
-    id: 'ChatCompletionRequest',
-  });
+  registry.add(
+    buildChatRequestSchema({
+      ...config.request,
+      maxTokens: config.limits.maxTokens,
+      apiVersion: config.openai.apiVersion,
+    }),
+    {
+      id: 'ChatCompletionRequest',
+    },
+  );
   registry.add(chatCompletionSchema, { id: 'ChatCompletion' });
   registry.add(chatCompletionChunkSchema, { id: 'ChatCompletionChunk' });
   registry.add(modelEntrySchema, { id: 'ModelEntry' });

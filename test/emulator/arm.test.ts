@@ -92,6 +92,7 @@ describe('CognitiveServicesManagementClient against the emulated ARM', () => {
       'gpt-4o-mini',
       'gpt-4o',
       'gpt-4.1-nano',
+      'o4-mini',
       'text-embedding-3-small',
     ]);
     expect(deployments[0]).toMatchObject({
@@ -161,8 +162,8 @@ describe('CognitiveServicesManagementClient against the emulated ARM', () => {
     await emulator.admin.setFault({ kind: 'status', target: 'arm', status: 429, count: 1 });
     await emulator.admin.resetStats();
     const deployments = await all(client.deployments.list(emulator.resourceGroup, emulator.accountName));
-    expect(deployments).toHaveLength(4);
-    expect((await emulator.admin.stats()).armCalls).toBe(1 + 2);
+    expect(deployments).toHaveLength(5);
+    expect((await emulator.admin.stats()).armCalls).toBe(1 + 3);
   });
 });
 

@@ -94,9 +94,9 @@ const embeddingCatalogIds = ['text-embedding-3-small@1', 'text-embedding-3-large
 describe('GET /api/models', () => {
   it('lists exactly the allowed deployments, reading every ARM page', async () => {
     const body = await list('/models');
-    expect(idsOf(body)).toEqual(['gpt-4.1-nano', 'gpt-4o', 'gpt-4o-mini']);
-    // 4 deployments and 9 account models at 2 per page: 2 + 5 pages, so nextLink was followed.
-    expect((await stack.emulator.admin.stats()).armCalls).toBe(2 + 5);
+    expect(idsOf(body)).toEqual(['gpt-4.1-nano', 'gpt-4o', 'gpt-4o-mini', 'o4-mini']);
+    // 5 deployments and 9 account models at 2 per page: 3 + 5 pages, so nextLink was followed.
+    expect((await stack.emulator.admin.stats()).armCalls).toBe(3 + 5);
   });
 
   it('joins each deployment with the account’s model facts: version, capabilities, lifecycle, sku', async () => {

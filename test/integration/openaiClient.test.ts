@@ -158,7 +158,7 @@ describe('models', () => {
       expect(model.owned_by).toBe('azure-openai');
       ids.push(model.id);
     }
-    expect(ids).toEqual(['gpt-4.1-nano', 'gpt-4o', 'gpt-4o-mini']);
+    expect(ids).toEqual(['gpt-4.1-nano', 'gpt-4o', 'gpt-4o-mini', 'o4-mini']);
   });
 
   it('retrieves one deployment, and throws NotFoundError for one it does not offer', async () => {

@@ -8,10 +8,21 @@ import { buildOpenApiDocument, SCHEMA_NAMES } from '../../src/lib/openapi';
 import { baseEnv } from '../support/gatewayHarness';
 import { Contract } from './contract';
 
-const config = loadConfig({ ...baseEnv, MAX_MESSAGES: '4', MAX_MESSAGE_CHARS: '40', MAX_CHOICES: '2' });
+// NOTE: a preview api-version, whose schema has every common option (reasoning_effort among them).
+const config = loadConfig({
+  ...baseEnv,
+  AZURE_OPENAI_API_VERSION: '2025-04-01-preview',
+  MAX_MESSAGES: '4',
+  MAX_MESSAGE_CHARS: '40',
+  MAX_CHOICES: '2',
+});
 const document = buildOpenApiDocument(config);
 const contract = new Contract(document);
-const parse = makeChatRequestParser({ ...config.request, maxTokens: config.limits.maxTokens });
+const parse = makeChatRequestParser({
+  ...config.request,
+  maxTokens: config.limits.maxTokens,
+  apiVersion: config.openai.apiVersion,
+});
 const requestSchema = contract.component('ChatCompletionRequest');
 
 type Json = Record<string, unknown>;

@@ -231,6 +231,12 @@ export const deployments: readonly Deployment[] = [
     createdAt: '2025-10-02T14:05:00.0000000Z',
   },
   {
+    name: 'o4-mini',
+    model: { name: 'o4-mini', version: '2025-04-16' },
+    sku: { name: 'GlobalStandard', capacity: 20 },
+    createdAt: '2025-10-02T14:07:00.0000000Z',
+  },
+  {
     name: 'text-embedding-3-small',
     model: { name: 'text-embedding-3-small', version: '1' },
     sku: { name: 'Standard', capacity: 120 },
@@ -254,6 +260,15 @@ export function catalogModelOf(deployment: Deployment): CatalogModel {
 
 export function supportsChat(model: CatalogModel): boolean {
   return model.capabilities.chatCompletion === 'true';
+}
+
+/**
+ * Reasoning models (o-series, gpt-5 family) take max_completion_tokens and reasoning_effort and refuse
+ * max_tokens and sampling parameters (learn.microsoft.com, "Azure OpenAI reasoning models"). ARM lists no
+ * capability for this, so the model name decides, as it does in Microsoft's docs.
+ */
+export function isReasoningModel(model: CatalogModel): boolean {
+  return /^(o\d|gpt-5)/.test(model.name);
 }
 
 /** A numeric capability such as maxContextToken, or the fallback when the model does not state it. */

@@ -1,16 +1,28 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { CatalogModel } from './catalog';
+import {
+  planReply,
+  textTokens,
+  type PlannedToolCall,
+  type ReplyMessage,
+  type ReplyRequest,
+  type ReplyTool,
+} from './chat-reply';
+import { chatSchemaError, type ChatSurface } from './chat-schema';
 import { isRecord } from './http-util';
 
 /** The parts of a chat completion request the emulator acts on, after Azure-like validation. */
-export interface ChatRequest {
-  messages: { role: string; text: string; imageParts: number }[];
+export interface ChatRequest extends ReplyRequest {
+  messages: (ReplyMessage & { imageParts: number })[];
   /** max_tokens ?? max_completion_tokens, when the caller set one. */
   maxTokens: number | undefined;
   n: number;
   stream: boolean;
   includeUsage: boolean;
   model: string | undefined;
+  reasoningEffort: string | undefined;
+  /** The body as sent, for the checks that depend on the deployment's model. */
+  body: Record<string, unknown>;
 }
 
 export interface InvalidRequest {
@@ -20,7 +32,18 @@ export interface InvalidRequest {
   };
 }
 
-export type FinishReason = 'stop' | 'length' | 'content_filter';
+export type FinishReason = 'stop' | 'length' | 'content_filter' | 'tool_calls';
+
+export interface CompletionChoice {
+  index: number;
+  /** Content tokens; empty when the choice is tool calls. */
+  tokens: string[];
+  toolCalls: PlannedToolCall[];
+  /** Tokens each tool call's arguments count for. */
+  toolCallTokens: number;
+  reasoningTokens: number;
+  finishReason: FinishReason;
+}
 
 export interface Completion {
   id: string;
@@ -28,13 +51,10 @@ export interface Completion {
   model: string;
   systemFingerprint: string;
   promptTokens: number;
-  choices: { index: number; tokens: string[]; finishReason: FinishReason }[];
+  choices: CompletionChoice[];
 }
 
-/**
- * How long the model's own answer is: a short reply, as chat models usually give. `max_tokens` only cuts it
- * shorter (finish_reason `length`): Azure's reference defines it as the most tokens that can be generated.
- */
+/** Tokens charged up front when the request sets no max_tokens (rate limits and the context check). */
 export const DEFAULT_COMPLETION_TOKENS = 16;
 /** Test control: `[[words:N]]` in a user message makes the model's own answer N tokens long. */
 const ANSWER_LENGTH = /\[\[words:(\d{1,6})\]\]/;
@@ -42,18 +62,16 @@ const ANSWER_LENGTH = /\[\[words:(\d{1,6})\]\]/;
 const TOKENS_BEFORE_COMPLETION_FILTER = 3;
 /** Image parts are charged a flat amount, like a low-detail image. */
 const TOKENS_PER_IMAGE = 85;
+/**
+ * Hidden reasoning tokens a reasoning model spends per effort. A guess in size; what is documented is that they
+ * count against max_completion_tokens and are reported as completion_tokens_details.reasoning_tokens
+ * (learn.microsoft.com, Azure OpenAI reasoning models).
+ */
+const REASONING_TOKENS: Record<string, number> = { minimal: 0, low: 8, medium: 16, high: 32 };
+const REASONING_EFFORTS = ['low', 'medium', 'high'];
 
 export const BLOCK_PROMPT = '[[block-prompt]]';
 export const BLOCK_COMPLETION = '[[block-completion]]';
-
-const roles = ['system', 'assistant', 'user', 'function', 'tool', 'developer'];
-
-const words = (
-  'lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor incididunt ut labore et dolore ' +
-  'magna aliqua enim ad minim veniam quis nostrud exercitation ullamco laboris nisi aliquip ex ea commodo ' +
-  'consequat duis aute irure in reprehenderit voluptate velit esse cillum fugiat nulla pariatur excepteur sint ' +
-  'occaecat cupidatat non proident sunt culpa qui officia deserunt mollit anim id est laborum'
-).split(' ');
 
 function invalid(message: string, param: string | null, code: string | null = null): InvalidRequest {
   return { status: 400, body: { error: { message, type: 'invalid_request_error', param, code } } };
@@ -99,31 +117,64 @@ function messageText(content: unknown): { text: string; imageParts: number } | u
   for (const part of content) {
     if (!isRecord(part)) return undefined;
     if (part.type === 'text' && typeof part.text === 'string') text += part.text;
+    else if (part.type === 'refusal' && typeof part.refusal === 'string') text += part.refusal;
     else if (part.type === 'image_url') imageParts += 1;
     else return undefined;
   }
   return { text, imageParts };
 }
 
-/** Validates the body the way Azure OpenAI does for the fields the emulator reads. */
-export function parseChatRequest(body: unknown): ChatRequest | InvalidRequest {
+function toolCallsOf(message: Record<string, unknown>): { id: string; name: string }[] | undefined {
+  if (!Array.isArray(message.tool_calls)) return undefined;
+  return message.tool_calls.flatMap((call) =>
+    isRecord(call) && typeof call.id === 'string' && isRecord(call.function)
+      ? [{ id: call.id, name: String(call.function.name) }]
+      : [],
+  );
+}
+
+function toolsOf(body: Record<string, unknown>): ReplyTool[] {
+  if (!Array.isArray(body.tools)) return [];
+  return body.tools.flatMap((tool) =>
+    isRecord(tool) && isRecord(tool.function) && typeof tool.function.name === 'string'
+      ? [{ name: tool.function.name, parameters: tool.function.parameters }]
+      : [],
+  );
+}
+
+function toolChoiceOf(value: unknown): ChatRequest['toolChoice'] {
+  if (typeof value === 'string') return value;
+  if (isRecord(value) && isRecord(value.function) && typeof value.function.name === 'string') {
+    return { name: value.function.name };
+  }
+  return undefined;
+}
+
+function responseFormatOf(value: unknown): ChatRequest['responseFormat'] {
+  if (!isRecord(value)) return { type: 'text' };
+  if (value.type === 'json_object') return { type: 'json_object' };
+  if (value.type === 'json_schema' && isRecord(value.json_schema)) {
+    return { type: 'json_schema', schema: value.json_schema.schema ?? {} };
+  }
+  return { type: 'text' };
+}
+
+/**
+ * Validates the body the way Azure OpenAI does for the given surface (see chat-schema.ts for the property lists
+ * and the wording), then reads the fields the emulator acts on. Independent of the route that received it.
+ */
+export function parseChatRequest(body: unknown, surface: ChatSurface = 'ga'): ChatRequest | InvalidRequest {
   if (!isRecord(body)) return invalid('Invalid body: expected a JSON object.', null);
   const rawMessages = body.messages;
   if (rawMessages === undefined) return invalid("'messages' is a required property", null);
   if (!Array.isArray(rawMessages))
     return invalid(`${JSON.stringify(rawMessages)} is not of type 'array' - 'messages'`, null);
   if (rawMessages.length === 0) return invalid("[] is too short - 'messages'", null);
+  const schemaProblem = chatSchemaError(body, surface);
+  if (schemaProblem) return invalid(schemaProblem.message, schemaProblem.param, schemaProblem.code);
   const messages: ChatRequest['messages'] = [];
   for (const [index, message] of rawMessages.entries()) {
-    if (!isRecord(message))
-      return invalid(`${JSON.stringify(message)} is not of type 'object' - 'messages.${index}'`, null);
-    const role = message.role;
-    if (typeof role !== 'string' || !roles.includes(role)) {
-      return invalid(
-        `${JSON.stringify(role ?? null)} is not one of ${JSON.stringify(roles)} - 'messages.${index}.role'`,
-        null,
-      );
-    }
+    if (!isRecord(message)) continue;
     const content = messageText(message.content);
     if (!content)
       return invalid(
@@ -131,7 +182,13 @@ export function parseChatRequest(body: unknown): ChatRequest | InvalidRequest {
         `messages.[${index}].content`,
         'invalid_value',
       );
-    messages.push({ role, ...content });
+    const toolCalls = toolCallsOf(message);
+    messages.push({
+      role: String(message.role),
+      ...content,
+      ...(typeof message.tool_call_id === 'string' ? { toolCallId: message.tool_call_id } : {}),
+      ...(toolCalls ? { toolCalls } : {}),
+    });
   }
   const maxTokens = positiveInteger(body, 'max_tokens', 1_000_000);
   if (isInvalid(maxTokens)) return maxTokens;
@@ -154,6 +211,14 @@ export function parseChatRequest(body: unknown): ChatRequest | InvalidRequest {
       'stream_options',
     );
   }
+  // NOTE: OpenAI's enum wording and code; a guess that Azure words it the same.
+  if (typeof body.tool_choice === 'string' && !['none', 'auto', 'required'].includes(body.tool_choice)) {
+    return invalid(
+      `Invalid value: '${body.tool_choice}'. Supported values are: 'none', 'auto', and 'required'.`,
+      'tool_choice',
+      'invalid_value',
+    );
+  }
   return {
     messages,
     maxTokens: maxTokens ?? maxCompletionTokens,
@@ -161,7 +226,79 @@ export function parseChatRequest(body: unknown): ChatRequest | InvalidRequest {
     stream,
     includeUsage: isRecord(streamOptions) && streamOptions.include_usage === true,
     model: typeof body.model === 'string' ? body.model : undefined,
+    tools: toolsOf(body),
+    toolChoice: toolChoiceOf(body.tool_choice),
+    parallelToolCalls: body.parallel_tool_calls !== false,
+    responseFormat: responseFormatOf(body.response_format),
+    reasoningEffort: typeof body.reasoning_effort === 'string' ? body.reasoning_effort : undefined,
+    body,
   };
+}
+
+/** Sampling parameters reasoning models refuse (learn.microsoft.com, Azure OpenAI reasoning models: "not supported"). */
+const REASONING_UNSUPPORTED = [
+  'top_p',
+  'presence_penalty',
+  'frequency_penalty',
+  'logprobs',
+  'top_logprobs',
+  'logit_bias',
+];
+
+/**
+ * The checks that depend on the deployment's model, in Azure's wording:
+ * - reasoning models refuse max_tokens: "Unsupported parameter: 'max_tokens' is not supported with this model.
+ *   Use 'max_completion_tokens' instead.", code unsupported_parameter (langgenius/dify#9746, lobehub/lobehub#5909);
+ * - and temperature other than 1: "Unsupported value: 'temperature' does not support 0.1 with this model. Only the
+ *   default (1) value is supported.", code unsupported_value (o4-mini: microsoft/vscode#253673);
+ * - and the other sampling parameters: "Unsupported parameter: 'top_p' is not supported with this model."
+ *   (o3-mini wording for temperature in obot-platform/obot#2862, applied to the list in Microsoft's docs);
+ * - reasoning_effort outside low/medium/high: OpenAI's enum wording with code invalid_value (a guess for Azure);
+ * - reasoning_effort on a model that does not reason: the unsupported_parameter wording (a guess).
+ */
+export function modelParameterError(request: ChatRequest, reasoning: boolean): InvalidRequest | undefined {
+  const { body } = request;
+  const set = (name: string) => body[name] !== undefined && body[name] !== null;
+  if (reasoning) {
+    if (set('max_tokens')) {
+      return invalid(
+        "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.",
+        'max_tokens',
+        'unsupported_parameter',
+      );
+    }
+    if (set('temperature') && body.temperature !== 1) {
+      return invalid(
+        `Unsupported value: 'temperature' does not support ${JSON.stringify(body.temperature)} with this model. Only the default (1) value is supported.`,
+        'temperature',
+        'unsupported_value',
+      );
+    }
+    const refused = REASONING_UNSUPPORTED.find(set);
+    if (refused) {
+      return invalid(
+        `Unsupported parameter: '${refused}' is not supported with this model.`,
+        refused,
+        'unsupported_parameter',
+      );
+    }
+    if (request.reasoningEffort !== undefined && !REASONING_EFFORTS.includes(request.reasoningEffort)) {
+      return invalid(
+        `Invalid value: '${request.reasoningEffort}'. Supported values are: 'low', 'medium', and 'high'.`,
+        'reasoning_effort',
+        'invalid_value',
+      );
+    }
+    return undefined;
+  }
+  if (set('reasoning_effort')) {
+    return invalid(
+      "Unsupported parameter: 'reasoning_effort' is not supported with this model.",
+      'reasoning_effort',
+      'unsupported_parameter',
+    );
+  }
+  return undefined;
 }
 
 export function isInvalid(value: unknown): value is InvalidRequest {
@@ -186,26 +323,6 @@ export function contentFilterTrigger(request: ChatRequest): 'prompt' | 'completi
   return undefined;
 }
 
-/** A small seeded generator (mulberry32): the same prompt always yields the same words. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
-function promptSeed(request: ChatRequest, choice: number): number {
-  const digest = createHash('sha256')
-    .update(JSON.stringify(request.messages.map((message) => [message.role, message.text])))
-    .update(`#${choice}`)
-    .digest();
-  return digest.readUInt32BE(0);
-}
-
 const ID_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 
 /** 29 alphanumerics, the shape of Azure's completion ids. */
@@ -213,35 +330,78 @@ function completionIdSuffix(): string {
   return Array.from(randomBytes(29), (byte) => ID_ALPHABET[byte % ID_ALPHABET.length] ?? 'A').join('');
 }
 
-/** The length of the model's own answer: `[[words:N]]` in a user message, else a short reply. */
-function answerLength(request: ChatRequest): number {
-  for (const message of request.messages) {
-    const match = message.role === 'user' ? ANSWER_LENGTH.exec(message.text) : null;
-    if (match?.[1] !== undefined) return Math.max(1, Number(match[1]));
+/** The answer at the length `[[words:N]]` asks for: cut, or continued with the prompt's words over again. */
+function withLength(tokens: string[], request: ChatRequest): string[] {
+  const asked = request.messages
+    .filter((message) => message.role === 'user')
+    .map((message) => ANSWER_LENGTH.exec(message.text)?.[1])
+    .find((value) => value !== undefined);
+  if (asked === undefined) return tokens;
+  const length = Math.max(1, Number(asked));
+  const filler = tokens.slice(1);
+  const result = tokens.slice(0, length);
+  for (let position = 0; result.length < length; position += 1) {
+    result.push(filler[position % filler.length] ?? ' more');
   }
-  return DEFAULT_COMPLETION_TOKENS;
+  return result;
 }
 
-/** The generated answer: one word (' lorem') per token, the model's own length cut at `max_tokens`. */
+/** Tokens a tool call's arguments count for: about four characters a token, like the prompt estimate. */
+const argumentTokens = (call: PlannedToolCall): number => Math.ceil(call.arguments.length / 4) + 1;
+
+function choiceFor(
+  request: ChatRequest,
+  modelName: string,
+  index: number,
+  reasoning: boolean,
+): CompletionChoice {
+  const cap = request.maxTokens;
+  const effort = request.reasoningEffort ?? 'medium';
+  const reasoningWanted = reasoning ? (REASONING_TOKENS[effort] ?? REASONING_TOKENS.medium ?? 0) : 0;
+  const reasoningTokens = cap === undefined ? reasoningWanted : Math.min(reasoningWanted, cap);
+  const budget = cap === undefined ? Number.POSITIVE_INFINITY : cap - reasoningTokens;
+  const base = { index, reasoningTokens, toolCalls: [], toolCallTokens: 0 };
+  if (budget <= 0 && cap !== undefined && reasoningWanted >= cap) {
+    return { ...base, tokens: [], finishReason: 'length' };
+  }
+  const reply = planReply(request, modelName);
+  if (reply.kind === 'tool_calls') {
+    const toolCallTokens = reply.calls.reduce((sum, call) => sum + argumentTokens(call), 0);
+    if (toolCallTokens <= budget) {
+      return { ...base, tokens: [], toolCalls: reply.calls, toolCallTokens, finishReason: 'tool_calls' };
+    }
+    const [first] = reply.calls;
+    const cut = first ? [{ ...first, arguments: first.arguments.slice(0, Math.max(0, budget - 1) * 4) }] : [];
+    return { ...base, tokens: [], toolCalls: cut, toolCallTokens: budget, finishReason: 'length' };
+  }
+  const json = request.responseFormat.type !== 'text';
+  const text = index > 0 && !json ? `Alternative ${index}: ${reply.text}` : reply.text;
+  const tokens = json ? textTokens(text, true) : withLength(textTokens(text, false), request);
+  if (contentFilterTrigger(request) === 'completion') {
+    return {
+      ...base,
+      tokens: tokens.slice(0, Math.min(budget, TOKENS_BEFORE_COMPLETION_FILTER)),
+      finishReason: 'content_filter',
+    };
+  }
+  if (tokens.length > budget) return { ...base, tokens: tokens.slice(0, budget), finishReason: 'length' };
+  return { ...base, tokens, finishReason: 'stop' };
+}
+
+/**
+ * The generated answer (see chat-reply.ts): an echo of the prompt, tool calls, a quoted tool result or JSON for
+ * response_format, one token per word (four characters per token for JSON). `finish_reason` is `length` only
+ * when max_tokens / max_completion_tokens cut the answer.
+ */
 export function generateCompletion(
   request: ChatRequest,
   model: CatalogModel,
   promptTokens: number,
+  reasoning = false,
 ): Completion {
-  const natural = answerLength(request);
-  const cut = request.maxTokens !== undefined && request.maxTokens < natural;
-  const requested = cut ? (request.maxTokens ?? natural) : natural;
-  const filtered = contentFilterTrigger(request) === 'completion';
-  const count = filtered ? Math.min(requested, TOKENS_BEFORE_COMPLETION_FILTER) : requested;
-  const finishReason: FinishReason = filtered ? 'content_filter' : cut ? 'length' : 'stop';
-  const choices = Array.from({ length: request.n }, (_, index) => {
-    const random = seededRandom(promptSeed(request, index));
-    const tokens = Array.from(
-      { length: count },
-      () => ` ${words[Math.floor(random() * words.length)] ?? 'lorem'}`,
-    );
-    return { index, tokens, finishReason };
-  });
+  const choices = Array.from({ length: request.n }, (_, index) =>
+    choiceFor(request, model.name, index, reasoning),
+  );
   return {
     id: `chatcmpl-${completionIdSuffix()}`,
     created: Math.floor(Date.now() / 1000),
@@ -278,14 +438,21 @@ function completionFilterResults(blocked: boolean): Record<string, unknown> {
   };
 }
 
+export function completionTokenCount(completion: Completion): number {
+  return completion.choices.reduce(
+    (sum, choice) => sum + choice.tokens.length + choice.toolCallTokens + choice.reasoningTokens,
+    0,
+  );
+}
+
 function usage(completion: Completion): Record<string, unknown> {
-  const completionTokens = completion.choices.reduce((sum, choice) => sum + choice.tokens.length, 0);
+  const completionTokens = completionTokenCount(completion);
   return {
     completion_tokens: completionTokens,
     completion_tokens_details: {
       accepted_prediction_tokens: 0,
       audio_tokens: 0,
-      reasoning_tokens: 0,
+      reasoning_tokens: completion.choices.reduce((sum, choice) => sum + choice.reasoningTokens, 0),
       rejected_prediction_tokens: 0,
     },
     prompt_tokens: completion.promptTokens,
@@ -294,9 +461,12 @@ function usage(completion: Completion): Record<string, unknown> {
   };
 }
 
-export function completionTokenCount(completion: Completion): number {
-  return completion.choices.reduce((sum, choice) => sum + choice.tokens.length, 0);
-}
+const toolCallsBody = (calls: PlannedToolCall[]) =>
+  calls.map((call) => ({
+    function: { arguments: call.arguments, name: call.name },
+    id: call.id,
+    type: 'function',
+  }));
 
 /** The non-streaming `chat.completion` body, keys in Azure's (alphabetical) order. */
 export function completionBody(completion: Completion): Record<string, unknown> {
@@ -306,7 +476,16 @@ export function completionBody(completion: Completion): Record<string, unknown> 
       finish_reason: choice.finishReason,
       index: choice.index,
       logprobs: null,
-      message: { annotations: [], content: choice.tokens.join(''), refusal: null, role: 'assistant' },
+      message:
+        choice.toolCalls.length > 0
+          ? {
+              annotations: [],
+              content: null,
+              refusal: null,
+              role: 'assistant',
+              tool_calls: toolCallsBody(choice.toolCalls),
+            }
+          : { annotations: [], content: choice.tokens.join(''), refusal: null, role: 'assistant' },
     })),
     created: completion.created,
     id: completion.id,
@@ -354,21 +533,55 @@ export function completionEvents(completion: Completion, includeUsage: boolean):
     ),
   ];
   for (const choice of completion.choices) {
+    const [first, ...others] = choice.toolCalls;
+    // NOTE: a tool call streams as OpenAI and Azure send it: id, type and name with empty arguments in the
+    // first delta, then the arguments in fragments keyed by index (platform.openai.com "Streaming" function
+    // calling guide; Azure capture in langchain4j/langchain4j#2385).
+    const announce = (call: PlannedToolCall, index: number) => ({
+      function: { arguments: '', name: call.name },
+      id: call.id,
+      index,
+      type: 'function',
+    });
+    const delta = first
+      ? { content: null, refusal: null, role: 'assistant', tool_calls: [announce(first, 0)] }
+      : { content: '', refusal: null, role: 'assistant' };
     events.push(
       event(
         chunk([
-          {
-            content_filter_results: {},
-            delta: { content: '', refusal: null, role: 'assistant' },
-            finish_reason: null,
-            index: choice.index,
-            logprobs: null,
-          },
+          { content_filter_results: {}, delta, finish_reason: null, index: choice.index, logprobs: null },
         ]),
       ),
     );
+    for (const [position, call] of choice.toolCalls.entries()) {
+      if (position > 0 && others.length > 0) {
+        events.push(
+          event(
+            chunk([
+              {
+                content_filter_results: {},
+                delta: { tool_calls: [announce(call, position)] },
+                finish_reason: null,
+                index: choice.index,
+                logprobs: null,
+              },
+            ]),
+          ),
+        );
+      }
+      for (const fragment of textTokens(call.arguments, true)) {
+        const argumentsChoice = {
+          content_filter_results: {},
+          delta: { tool_calls: [{ function: { arguments: fragment }, index: position }] },
+          finish_reason: null,
+          index: choice.index,
+          logprobs: null,
+        };
+        events.push(event(chunk([argumentsChoice]), true));
+      }
+    }
   }
-  const longest = Math.max(...completion.choices.map((choice) => choice.tokens.length));
+  const longest = Math.max(0, ...completion.choices.map((choice) => choice.tokens.length));
   for (let position = 0; position < longest; position += 1) {
     for (const choice of completion.choices) {
       const token = choice.tokens[position];

@@ -1,5 +1,5 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import { catalogModelOf, findDeployment, numericCapability, supportsChat } from './catalog';
+import { catalogModelOf, findDeployment, isReasoningModel, numericCapability, supportsChat } from './catalog';
 import {
   completionBody,
   completionEvents,
@@ -9,10 +9,12 @@ import {
   estimatePromptTokens,
   generateCompletion,
   isInvalid,
+  modelParameterError,
   parseChatRequest,
   promptFilterResults,
   type ChatRequest,
 } from './chat-completion';
+import { surfaceOf } from './chat-schema';
 import type { EmulatorContext } from './emulator-context';
 import { statusFaultResponse } from './faults';
 import {
@@ -254,7 +256,7 @@ export function createOpenAIDataPlane(ctx: EmulatorContext): RequestHandler {
       reply(400, UNPARSABLE_JSON);
       return;
     }
-    const request = parseChatRequest(json.value);
+    const request = parseChatRequest(json.value, surfaceOf(route));
     if (isInvalid(request)) {
       reply(request.status, request.body);
       return;
@@ -284,6 +286,12 @@ export function createOpenAIDataPlane(ctx: EmulatorContext): RequestHandler {
           message: `The chatCompletion operation does not work with the specified model, ${model.name}. Please choose different model and try again. You can learn more about which models can be used with each operation here: https://go.microsoft.com/fwlink/?linkid=2197993.`,
         },
       });
+      return;
+    }
+    const reasoning = isReasoningModel(model);
+    const unsupported = modelParameterError(request, reasoning);
+    if (unsupported) {
+      reply(unsupported.status, unsupported.body);
       return;
     }
     const promptTokens = estimatePromptTokens(request);
@@ -317,7 +325,7 @@ export function createOpenAIDataPlane(ctx: EmulatorContext): RequestHandler {
       return;
     }
 
-    const completion = generateCompletion(request, model, promptTokens);
+    const completion = generateCompletion(request, model, promptTokens, reasoning);
     const successHeaders = {
       ...baseHeaders,
       'x-ms-deployment-name': deployment.name,
