@@ -80,13 +80,13 @@ param openAiPublicNetworkAccess string = 'Enabled'
 @description('Deployment the gateway calls by default (AZURE_OPENAI_DEPLOYMENT): created in a new account, or the name of one in an existing account.')
 @minLength(1)
 @maxLength(64)
-param openAiDeploymentName string = 'gpt-4.1-mini'
+param openAiDeploymentName string = 'gpt-5.4-mini'
 
-@description('Model of the deployment created in a new account. Use a chat model without reasoning: /api/health?deep=true sends max_tokens.')
-param openAiModelName string = 'gpt-4.1-mini'
+@description('Model of the deployment created in a new account: a chat model (GA, not Legacy or Deprecated).')
+param openAiModelName string = 'gpt-5.4-mini'
 
-@description('Model version of the deployment created in a new account.')
-param openAiModelVersion string = '2025-04-14'
+@description('Model version of the deployment created in a new account; empty for the default version, which Azure keeps current (auto-update to default). A pinned version moves to the default when it retires.')
+param openAiModelVersion string = ''
 
 @description('SKU of the deployment created in a new account, such as GlobalStandard, DataZoneStandard or Standard.')
 param openAiDeploymentSkuName string = 'GlobalStandard'
@@ -108,7 +108,7 @@ param openAiAllowedDeployments string[] = []
 @description('Principal (object) id that also gets Cognitive Services OpenAI User, for local development with az login; defaults to whoever deploys, empty for none.')
 param developerPrincipalId string = deployer().objectId
 
-@description('Kind of developerPrincipalId: User for a person, ServicePrincipal for a CI identity, Group for a group.')
+@description('Kind of developerPrincipalId: User for a person, ServicePrincipal for a CI identity, Group for a group (DEVELOPER_PRINCIPAL_TYPE in main.bicepparam).')
 @allowed([
   'User'
   'Group'
@@ -136,13 +136,17 @@ param allowAnonymousCallers bool = false
 @description('Tenant whose tokens callers present (AUTH_TENANT_ID); defaults to the deployment\'s tenant.')
 param authTenantId string = tenant().tenantId
 
-@description('Audience of caller tokens (AUTH_AUDIENCE): the API app registration\'s application id URI and/or client id, comma-separated. Required in entra mode.')
-param authAudience string = ''
+@description('Application (client) ID of the API app registration callers get tokens for (AUTH_CLIENT_ID): the audience of v2 tokens. Required in entra mode.')
+param authClientId string = ''
 
-@description('Delegated scope every caller token must carry (AUTH_REQUIRED_SCOPE), such as access_as_user; empty for none.')
-param authRequiredScope string = ''
+@description('Application id URI of that registration (AUTH_APP_ID_URI), the audience of v1 tokens; empty for api://<authClientId>.')
+param authAppIdUri string = ''
 
-@description('App role every caller token must carry (AUTH_REQUIRED_ROLE); empty for none.')
+@description('Delegated scope every signed-in user\'s token must carry (AUTH_REQUIRED_SCOPE).')
+@minLength(1)
+param authRequiredScope string = 'access_as_user'
+
+@description('App role every caller token must carry (AUTH_REQUIRED_ROLE); empty for none. App-only (client-credentials) tokens are accepted only when it is set.')
 param authRequiredRole string = ''
 
 @description('Browser origins allowed to call the app (platform CORS), such as https://app.contoso.com. A wildcard is refused.')
@@ -188,15 +192,19 @@ var resolvedOpenAiAccountName = useExistingOpenAi ? existingOpenAiAccountName : 
 var resolvedFunctionAppName = empty(functionAppName) ? 'func-api-${resourceToken}' : functionAppName
 var deploymentContainerName = 'app-package'
 
-// NOTE: anonymous callers must be asked for twice, and entra mode without an audience would deploy an app
-// that refuses to start: both fail the deployment with a message that says what to set.
+// NOTE: anonymous callers must be asked for twice, and entra mode without the API's client id would deploy an
+// app that refuses to start: both fail the deployment with a message that says what to set.
+var apiClientId = toLower(trim(authClientId))
 var effectiveCallerAuthMode = callerAuthMode == 'anonymous'
   ? (allowAnonymousCallers
       ? 'anonymous'
       : fail('callerAuthMode is anonymous but allowAnonymousCallers is false: anyone could spend the Azure OpenAI quota. Set allowAnonymousCallers to true to confirm, or use entra.'))
-  : (empty(trim(authAudience))
-      ? fail('authAudience is empty: entra caller authentication needs the API app registration\'s application id URI or client id (set AUTH_AUDIENCE).')
-      : 'entra')
+  : (empty(apiClientId)
+      ? fail('authClientId is empty: entra caller authentication needs the API app registration\'s Application (client) ID (set AUTH_CLIENT_ID).')
+      : (length(apiClientId) != 36 || length(split(apiClientId, '-')) != 5
+          ? fail('authClientId must be the API app registration\'s Application (client) ID, a GUID; its api:// URI goes in authAppIdUri (AUTH_APP_ID_URI).')
+          : 'entra'))
+var apiAppIdUri = empty(trim(authAppIdUri)) ? (empty(apiClientId) ? '' : 'api://${apiClientId}') : trim(authAppIdUri)
 
 var trimmedCorsOrigins = map(corsAllowedOrigins, origin => trim(origin))
 var checkedCorsOrigins = empty(filter(trimmedCorsOrigins, origin => contains(origin, '*') || empty(origin)))
@@ -291,14 +299,14 @@ var gatewaySettings = union(
     AZURE_CREDENTIAL: 'managedidentity'
     AUTH_MODE: effectiveCallerAuthMode
     AUTH_TENANT_ID: authTenantId
-    AUTH_AUDIENCE: trim(authAudience)
+    AUTH_REQUIRED_SCOPE: authRequiredScope
     LIMIT_REQUESTS_PER_MINUTE: string(limitRequestsPerMinute)
     LIMIT_TOKENS_PER_MINUTE: string(limitTokensPerMinute)
     LIMIT_MAX_TOKENS: string(limitMaxTokens)
     LIMIT_CONCURRENT_STREAMS: string(limitConcurrentStreams)
   },
   userAssigned ? { AZURE_CLIENT_ID: identityClientId } : {},
-  empty(authRequiredScope) ? {} : { AUTH_REQUIRED_SCOPE: authRequiredScope },
+  empty(apiClientId) ? {} : { AUTH_CLIENT_ID: apiClientId, AUTH_APP_ID_URI: apiAppIdUri },
   empty(authRequiredRole) ? {} : { AUTH_REQUIRED_ROLE: authRequiredRole }
 )
 
@@ -402,8 +410,8 @@ output AZURE_OPENAI_RESOURCE_GROUP string = openAiResourceGroupName
 @description('Region of the Azure OpenAI account; the app setting AZURE_LOCATION takes this value.')
 output AZURE_OPENAI_LOCATION string = openAiAccountLocation
 
-@description('Client id of the user-assigned identity (AZURE_CLIENT_ID); empty with a system-assigned identity.')
-output AZURE_CLIENT_ID string = identityClientId
+@description('Client id of the app\'s user-assigned identity (its app setting AZURE_CLIENT_ID); empty with a system-assigned identity. Named apart from AZURE_CLIENT_ID so azd\'s environment does not hand it to local credentials.')
+output APP_IDENTITY_CLIENT_ID string = identityClientId
 
 @description('Tenant of the deployment (AZURE_TENANT_ID).')
 output AZURE_TENANT_ID string = tenant().tenantId
@@ -411,8 +419,11 @@ output AZURE_TENANT_ID string = tenant().tenantId
 @description('Caller authentication mode in force (AUTH_MODE).')
 output AUTH_MODE string = effectiveCallerAuthMode
 
-@description('Audience callers request tokens for (AUTH_AUDIENCE).')
-output AUTH_AUDIENCE string = trim(authAudience)
+@description('Client id of the API app registration (AUTH_CLIENT_ID): the audience of v2 caller tokens.')
+output AUTH_CLIENT_ID string = apiClientId
+
+@description('Application id URI of the API app registration (AUTH_APP_ID_URI): callers ask for AUTH_APP_ID_URI/access_as_user.')
+output AUTH_APP_ID_URI string = apiAppIdUri
 
 @description('Resource id of the custom model catalog reader role; empty when grantModelCatalogRead is false.')
 output MODEL_CATALOG_ROLE_DEFINITION_ID string = grantModelCatalogRead ? catalogReader!.outputs.roleDefinitionId : ''

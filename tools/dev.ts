@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { constants } from 'node:fs';
 import { access, mkdir, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -28,6 +29,8 @@ const devFile = path.join(repositoryRoot, '.local', 'dev.json');
 const examplePageOrigins = ['http://127.0.0.1:5173', 'http://localhost:5173'];
 const buildTimeoutMs = 120_000;
 const funcStartTimeoutMs = 180_000;
+/** Caller tokens last an hour, as Entra's do; .local/dev.json gets a new one well before that. */
+const callerTokenRefreshMs = 45 * 60_000;
 
 interface DevOptions {
   port: number;
@@ -89,6 +92,29 @@ function toOptions(argv: string[]): DevOptions | undefined {
     preferLocalHost: values['local-host'],
     build: !values['no-build'],
   };
+}
+
+/** Fails at once, naming --port, when another process (often an earlier dev session) holds the app port. */
+function assertPortFree(port: number): Promise<void> {
+  if (port === 0) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', (error: NodeJS.ErrnoException) => {
+      reject(
+        error.code === 'EADDRINUSE'
+          ? new Error(
+              `Port ${port} on 127.0.0.1 is already in use: another 'npm run dev' or 'func start' may still be running. ` +
+                `Stop it, or start on another port: npm run dev -- --port ${port === 65535 ? port - 1 : port + 1} (or GATEWAY_PORT).`,
+            )
+          : error,
+      );
+    });
+    probe.listen(port, '127.0.0.1', () => {
+      probe.close(() => {
+        resolve();
+      });
+    });
+  });
 }
 
 function waitForExit(child: ChildProcess, timeoutMs: number): Promise<boolean> {
@@ -215,7 +241,7 @@ function quoteForShell(value: string): string {
   return `'${value.replaceAll("'", `'\\''`)}'`;
 }
 
-function banner(app: AppProcess, emulator: Emulator, callerToken: string): string {
+function banner(app: AppProcess, emulator: Emulator): string {
   const body = JSON.stringify({
     model: emulator.deployment,
     messages: [{ role: 'user', content: 'Say hello' }],
@@ -232,10 +258,11 @@ function banner(app: AppProcess, emulator: Emulator, callerToken: string): strin
     `  Emulator      ${emulator.urls.base} (ARM ${emulator.urls.arm}, admin ${emulator.urls.admin})`,
     `  CORS origins  ${examplePageOrigins.join(', ')} (plus --cors)`,
     `  Settings      ${path.relative(repositoryRoot, devFile)} (apiBaseUrl, callerToken, emulator endpoints)`,
+    `  Caller token  lasts an hour; ${path.relative(repositoryRoot, devFile)} gets a fresh one every ${callerTokenRefreshMs / 60_000} minutes`,
     '',
     'Try it (paste into a shell in this folder):',
     '',
-    `export CALLER_TOKEN=${quoteForShell(callerToken)}`,
+    `export CALLER_TOKEN=$(node -p "require('./.local/dev.json').callerToken")   # again when it expires`,
     `curl -sS ${app.apiBaseUrl}/chat/completions -H "Authorization: Bearer $CALLER_TOKEN" -H 'Content-Type: application/json' -d ${quoteForShell(body)}`,
     `node --input-type=module -e ${quoteForShell(sdk)}`,
     '',
@@ -294,6 +321,7 @@ async function main(): Promise<void> {
   orphanWatch.unref();
 
   try {
+    await assertPortFree(options.port);
     if (options.build) {
       await runBuild();
     }
@@ -308,9 +336,8 @@ async function main(): Promise<void> {
       : await startWithLocalHost(options, env);
     cleanups.push(() => app.stop());
 
-    const callerToken = await emulator.mintCallerToken();
     await mkdir(path.dirname(devFile), { recursive: true });
-    const devSettings = {
+    const devSettings = (callerToken: string) => ({
       apiBaseUrl: app.apiBaseUrl,
       callerToken,
       emulator: {
@@ -321,13 +348,31 @@ async function main(): Promise<void> {
         caCertPath: emulator.caCertPath,
         authorityHost: emulator.urls.authorityHost,
         tenantId: emulator.tenantId,
-        apiAudience: emulator.apiAudience,
+        apiClientId: emulator.api.clientId,
+        apiApplicationIdUri: emulator.api.applicationIdUri,
       },
+    });
+    const writeDevFile = async (): Promise<void> => {
+      const callerToken = await emulator.mintCallerToken();
+      await writeFile(devFile, `${JSON.stringify(devSettings(callerToken), null, 2)}\n`, { mode: 0o600 });
     };
-    await writeFile(devFile, `${JSON.stringify(devSettings, null, 2)}\n`, { mode: 0o600 });
+    await writeDevFile();
     // NOTE: the file means "a dev session is running"; a stale one would hand out a dead URL and token.
     cleanups.push(() => rm(devFile, { force: true }));
-    process.stdout.write(banner(app, emulator, callerToken));
+    // NOTE: the example page and the README's commands read the token from the file, so they stay signed in.
+    const renew = setInterval(() => {
+      writeDevFile().catch((error: unknown) => {
+        process.stderr.write(
+          `Renewing the caller token failed: ${error instanceof Error ? error.message : String(error)}\n`,
+        );
+      });
+    }, callerTokenRefreshMs);
+    renew.unref();
+    cleanups.push(() => {
+      clearInterval(renew);
+      return Promise.resolve();
+    });
+    process.stdout.write(banner(app, emulator));
 
     await app.exited;
     if (!session.signalled) {

@@ -3,7 +3,7 @@
 // gets a token and Azure OpenAI accepts it, which right after a deployment means the role assignment has
 // propagated (minutes, sometimes more).
 //
-//   CALLER_TOKEN=$(az account get-access-token --scope api://<api-client-id>/.default --query accessToken -o tsv) \
+//   CALLER_TOKEN=$(az account get-access-token --scope "$AUTH_APP_ID_URI/access_as_user" --query accessToken -o tsv) \
 //     node tools/wait-for-health.mjs --url https://<app>.azurewebsites.net
 //
 // Exit codes: 0 healthy, 1 time limit reached, 2 bad usage, 3 the gateway rejected the caller token
@@ -202,10 +202,13 @@ export async function cli(argv, env, log) {
     log(
       [
         'The gateway rejected the caller token, so waiting will not help. Check that:',
-        `  - $${tokenEnv} holds a token for the API's audience (AUTH_AUDIENCE), e.g.`,
-        '    az account get-access-token --scope <AUTH_AUDIENCE>/.default --query accessToken -o tsv',
+        `  - $${tokenEnv} holds a signed-in user's token for the API's scope (AUTH_APP_ID_URI/access_as_user):`,
+        '    az account get-access-token --scope "$AUTH_APP_ID_URI/access_as_user" --query accessToken -o tsv',
+        '    (AUTH_APP_ID_URI is a deployment output, api://<AUTH_CLIENT_ID> unless you chose another URI; the',
+        '    Azure CLI must be pre-authorised for the scope, as docs/deployment.md sets up);',
         '  - the token comes from the tenant in AUTH_TENANT_ID (az login --tenant <id>);',
-        '  - it carries AUTH_REQUIRED_SCOPE / AUTH_REQUIRED_ROLE when those are set.',
+        '  - it carries AUTH_REQUIRED_SCOPE (default access_as_user), and AUTH_REQUIRED_ROLE when that is set;',
+        '    an app-only token is accepted only with AUTH_REQUIRED_ROLE set and granted to the app.',
       ].join('\n'),
     );
     return 3;

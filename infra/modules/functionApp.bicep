@@ -83,10 +83,11 @@ resource site 'Microsoft.Web/sites@2025-03-01' = {
     serverFarmId: plan.id
     httpsOnly: true
     publicNetworkAccess: 'Enabled'
+    // NOTE: Flex Consumption refuses siteConfig properties it does not support (ARM error 51021, e.g.
+    // "FtpsState ... for Flex Consumption sites is invalid") and has no FTP endpoint to switch off.
     siteConfig: {
-      minTlsVersion: '1.2'
+      minTlsVersion: '1.3'
       scmMinTlsVersion: '1.2'
-      ftpsState: 'Disabled'
       cors: {
         allowedOrigins: corsAllowedOrigins
         // NOTE: callers send a bearer token in a header, never cookies, so credentialed CORS stays off.
@@ -131,13 +132,6 @@ resource site 'Microsoft.Web/sites@2025-03-01' = {
         name: 'node'
         version: '22'
       }
-    }
-  }
-
-  resource ftpCredentials 'basicPublishingCredentialsPolicies' = {
-    name: 'ftp'
-    properties: {
-      allow: false
     }
   }
 

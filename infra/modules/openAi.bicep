@@ -24,7 +24,7 @@ param deploymentName string
 @description('Model to deploy.')
 param modelName string
 
-@description('Model version to deploy.')
+@description('Model version to deploy; empty for the version Azure makes the default, kept current by Azure.')
 param modelVersion string
 
 @description('Deployment SKU, such as GlobalStandard or Standard.')
@@ -61,13 +61,17 @@ resource deployment 'Microsoft.CognitiveServices/accounts/deployments@2026-07-01
     capacity: deploymentCapacity
   }
   properties: {
-    model: {
-      format: 'OpenAI'
-      name: modelName
-      version: modelVersion
-    }
-    // NOTE: when the pinned version retires, the deployment moves to the new default instead of failing.
-    versionUpgradeOption: 'OnceCurrentVersionExpired'
+    // NOTE: without a version Azure assigns the model's default and, with OnceNewDefaultVersionAvailable, moves
+    // the deployment along with it, so a redeploy never asks for a retired version. A pinned version moves to
+    // the default only when it expires.
+    model: union(
+      {
+        format: 'OpenAI'
+        name: modelName
+      },
+      empty(modelVersion) ? {} : { version: modelVersion }
+    )
+    versionUpgradeOption: empty(modelVersion) ? 'OnceNewDefaultVersionAvailable' : 'OnceCurrentVersionExpired'
   }
 }
 

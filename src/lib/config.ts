@@ -39,6 +39,20 @@ const resourceName = z
 export const deploymentNamePattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const deploymentName = z.string().regex(deploymentNamePattern, 'must be a valid deployment name');
 const guid = z.string().regex(/^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$/, 'must be a GUID');
+/** Entra application id URIs: api://..., https://... or another scheme, never a bare GUID. */
+const applicationIdUri = z
+  .string()
+  .regex(
+    /^[A-Za-z][A-Za-z0-9+.-]*:\/\/\S+$/,
+    "must be the API app registration's application id URI, such as api://<client id>",
+  );
+const apiClientId = z
+  .string()
+  .regex(
+    /^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$/,
+    "must be the API app registration's Application (client) ID, a GUID (an api:// URI goes in AUTH_APP_ID_URI)",
+  )
+  .transform((value) => value.toLowerCase());
 export const locationPattern = /^[a-z][a-z0-9]{1,39}$/;
 const location = z.string().regex(locationPattern, 'must be an Azure region name such as eastus2');
 
@@ -84,9 +98,13 @@ const settingsSchema = {
     default: 'entra',
   },
   AUTH_TENANT_ID: { schema: guid.optional(), default: undefined },
-  AUTH_AUDIENCE: { schema: list, default: '' },
+  AUTH_CLIENT_ID: { schema: apiClientId.optional(), default: undefined },
+  AUTH_APP_ID_URI: { schema: applicationIdUri.optional(), default: undefined },
   AUTH_AUTHORITY_HOST: { schema: serviceUrl, default: 'https://login.microsoftonline.com' },
-  AUTH_REQUIRED_SCOPE: { schema: z.string().optional(), default: undefined },
+  AUTH_REQUIRED_SCOPE: {
+    schema: z.string().regex(/^\S+$/, 'must be one scope name, such as access_as_user'),
+    default: 'access_as_user',
+  },
   AUTH_REQUIRED_ROLE: { schema: z.string().optional(), default: undefined },
   AUTH_TRUST_APP_SERVICE_AUTH: { schema: flag, default: 'false' },
   LIMIT_REQUESTS_PER_MINUTE: { schema: integer(0, 1_000_000), default: '60' },
@@ -145,9 +163,12 @@ export interface Config {
   auth: {
     mode: 'entra' | 'anonymous';
     tenantId: string | undefined;
-    audiences: readonly string[];
+    /** The API app registration's client id: the audience of v2 tokens. */
+    clientId: string | undefined;
+    /** Its application id URI (default `api://{clientId}`): the audience of v1 tokens. */
+    applicationIdUri: string | undefined;
     authorityHost: string;
-    requiredScope: string | undefined;
+    requiredScope: string;
     requiredRole: string | undefined;
     trustAppServiceAuth: boolean;
   };
@@ -193,7 +214,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const s = parseSettings(settingNames, env, problems) as Settings;
   if (problems.length === 0 && s.AUTH_MODE === 'entra') {
     if (!s.AUTH_TENANT_ID) problems.push('AUTH_TENANT_ID is required when AUTH_MODE is entra');
-    if (s.AUTH_AUDIENCE.length === 0) problems.push('AUTH_AUDIENCE is required when AUTH_MODE is entra');
+    if (!s.AUTH_CLIENT_ID) {
+      problems.push(
+        "AUTH_CLIENT_ID is required when AUTH_MODE is entra (the API app registration's Application (client) ID)",
+      );
+    }
   }
   if (problems.length > 0) throw new ConfigError(problems);
 
@@ -229,7 +254,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     auth: {
       mode: s.AUTH_MODE,
       tenantId: s.AUTH_TENANT_ID,
-      audiences: s.AUTH_AUDIENCE,
+      clientId: s.AUTH_CLIENT_ID,
+      applicationIdUri: s.AUTH_APP_ID_URI ?? (s.AUTH_CLIENT_ID ? `api://${s.AUTH_CLIENT_ID}` : undefined),
       authorityHost: s.AUTH_AUTHORITY_HOST,
       requiredScope: s.AUTH_REQUIRED_SCOPE,
       requiredRole: s.AUTH_REQUIRED_ROLE,

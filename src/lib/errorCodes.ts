@@ -7,7 +7,7 @@ export const errorCodes = {
   invalid_token: {
     status: 401,
     situation: 'missing or invalid caller token',
-    hint: 'Send `Authorization: Bearer <token>` for this API; `WWW-Authenticate` says what was wrong.',
+    hint: 'Send `Authorization: Bearer <token>` for this API. Without a token the challenge is a bare `WWW-Authenticate: Bearer` (RFC 6750 §3.1); otherwise it carries `error="invalid_token"` and what was wrong.',
   },
   insufficient_scope: {
     status: 403,
@@ -18,6 +18,11 @@ export const errorCodes = {
     status: 403,
     situation: 'the token lacks the required app role',
     hint: 'Assign the app role to the calling user or application.',
+  },
+  app_only_token: {
+    status: 403,
+    situation: 'an app-only (client-credentials) token while no app role is required',
+    hint: "Call with a signed-in user's token, or require an app role (`AUTH_REQUIRED_ROLE`) and grant it to the calling app.",
   },
   invalid_json: {
     status: 400,

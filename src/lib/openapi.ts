@@ -263,7 +263,9 @@ const callerErrors: JsonObject = {
   '401': errorResponse('No valid Microsoft Entra access token for this API (code invalid_token).', {
     'www-authenticate': header('The bearer challenge, with the reason.'),
   }),
-  '403': errorResponse('The token lacks the required scope or app role.'),
+  '403': errorResponse(
+    'The token lacks the required scope or app role, or is an app-only token where no app role is required.',
+  ),
   '429': errorResponse('Too many requests or tokens for this caller or the deployment.', retryHeaders),
   '500': errorResponse('An unexpected error, or invalid app settings (code configuration_error).'),
 };

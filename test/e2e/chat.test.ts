@@ -101,13 +101,23 @@ describe('the chat page in Chromium', () => {
         label: await node.textContent(),
       })),
     );
-    expect(options.map((option) => option.value)).toEqual(expected.map((entry) => entry.id));
+    // NOTE: the page starts on the gateway's default deployment, which it asks for by sending no model.
+    expect(options.map((option) => option.value)).toEqual([
+      '(default)',
+      ...expected.map((entry) => entry.id),
+    ]);
+    expect(await page.inputValue('#model')).toBe('(default)');
+    expect(await page.textContent('#model-details')).toContain('default deployment');
     for (const entry of expected) {
       const label = options.find((option) => option.value === entry.id)?.label ?? '';
-      expect(label).toContain(`${entry.model.name ?? ''} ${entry.model.version ?? ''}`);
+      expect(label).toContain(entry.model.version ?? '');
+      // NOTE: a deployment named after its model shows that name once; another deployment names its model.
+      if (entry.model.name === entry.id) expect(label.split(entry.id)).toHaveLength(2);
+      else expect(label).toContain(`${entry.model.name ?? ''} ${entry.model.version ?? ''}`);
       if (entry.retirement_date) expect(label).toContain(`retires ${entry.retirement_date.slice(0, 10)}`);
     }
     const first = expected[0];
+    await page.selectOption('#model', first?.id ?? '');
     const details = await page.textContent('#model-details');
     expect(details).toContain(`version ${first?.model.version ?? ''}`);
     expect(details).toContain(
@@ -201,7 +211,7 @@ describe('the chat page in Chromium', () => {
     await page.waitForSelector('#alert[data-kind="unauthenticated"]');
     expect(await page.textContent('#alert')).toContain('The access token has expired.');
 
-    stack.callerToken = await stack.emulator.mintCallerToken({ claims: { scp: undefined } });
+    stack.callerToken = await stack.emulator.mintCallerToken({ claims: { scp: 'User.Read' } });
     await page.reload();
     await page.waitForSelector('#alert[data-kind="forbidden"]');
     expect(await page.textContent('#alert')).toContain('not allowed to use this API');

@@ -84,7 +84,7 @@ describe('the admin HTTP API', () => {
     const token = await remote.mintCallerToken({ claims: { scp: undefined, roles: ['Gateway.Use'] } });
     const claims = decodeJwt(token);
     expect(claims).not.toHaveProperty('scp');
-    expect(claims).toMatchObject({ roles: ['Gateway.Use'], aud: emulator.apiAudience });
+    expect(claims).toMatchObject({ roles: ['Gateway.Use'], aud: emulator.api.clientId });
   });
 
   it('answers invalid input with 400 and unknown routes with 404, in JSON', async () => {

@@ -44,7 +44,9 @@ describe('appSettings', () => {
       auth: {
         mode: 'entra',
         tenantId: emulator.tenantId,
-        audiences: [emulator.apiAudience],
+        clientId: emulator.api.clientId,
+        applicationIdUri: `api://${emulator.api.clientId}`,
+        requiredScope: 'access_as_user',
         authorityHost: emulator.urls.authorityHost,
       },
     });

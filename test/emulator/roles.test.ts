@@ -157,7 +157,7 @@ describe('the ARM role check', () => {
     const { objectId, upn } = emulator.principals.developer;
     await emulator.admin.removeRole(objectId);
     const token = await emulator.mintCallerToken({
-      v1Issuer: true,
+      version: 1,
       claims: { aud: MANAGEMENT, oid: objectId, upn },
     });
     const response = await armRead(`/providers/Microsoft.CognitiveServices/locations/westus/models`, token);

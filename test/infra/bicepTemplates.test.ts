@@ -45,6 +45,16 @@ const FORBIDDEN_ROLES = {
   Reader: 'acdd72a7-3385-48ef-bd42-f606fba81ae7',
 };
 const STORAGE_BLOB_DATA_OWNER = 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b';
+const STORAGE_QUEUE_DATA_CONTRIBUTOR = '974c5e8b-45b9-4653-ba55-5f855dd0fb88';
+const STORAGE_TABLE_DATA_CONTRIBUTOR = '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3';
+/** The roles AzureWebJobsStorage__accountName needs: the host reaches blob, queue and table with it. */
+const HOST_STORAGE_ROLES = [
+  STORAGE_BLOB_DATA_OWNER,
+  STORAGE_QUEUE_DATA_CONTRIBUTOR,
+  STORAGE_TABLE_DATA_CONTRIBUTOR,
+];
+/** The API app registration's client id, as a user exports it. */
+const API_CLIENT_ID = '55555555-5555-4555-8555-555555555555';
 const MONITORING_METRICS_PUBLISHER = '3913510d-42f4-4e42-8a64-420c390055eb';
 
 /** Settings owned by the Functions platform rather than by src/lib/config.ts. */
@@ -72,10 +82,15 @@ interface Scenario {
 }
 
 const scenarios = {
-  /** infra/main.bicepparam as shipped, with the audience a user would export. */
-  typical: { env: { AUTH_AUDIENCE: 'api://gateway-tests' } },
+  /** infra/main.bicepparam as shipped, with the API client id a user would export. */
+  typical: { env: { AUTH_CLIENT_ID: API_CLIENT_ID } },
   systemAssigned: {
-    params: { environmentName: 'sys', identityType: 'SystemAssigned', authAudience: 'api://gateway-tests' },
+    params: {
+      environmentName: 'sys',
+      identityType: 'SystemAssigned',
+      authClientId: API_CLIENT_ID,
+      openAiModelVersion: '2026-03-17',
+    },
   },
   existingAccount: {
     params: {
@@ -88,8 +103,10 @@ const scenarios = {
       developerPrincipalType: 'ServicePrincipal',
       grantModelCatalogRead: true,
       corsAllowedOrigins: ['https://app.contoso.com', ' http://localhost:5173 '],
-      authAudience: 'api://gateway-tests, 33333333-3333-3333-3333-333333333333',
-      authRequiredScope: 'access_as_user',
+      authClientId: ' 33333333-3333-3333-3333-33333333AAAA ',
+      authAppIdUri: 'https://gateway.contoso.example',
+      authRequiredScope: 'Gateway.Chat',
+      authRequiredRole: 'Gateway.Invoke',
       limitRequestsPerMinute: 10,
       limitTokensPerMinute: 20000,
       limitMaxTokens: 1024,
@@ -101,17 +118,18 @@ const scenarios = {
   },
   anonymousUnconfirmed: { params: { environmentName: 'demo', callerAuthMode: 'anonymous' } },
   entraWithoutAudience: { params: { environmentName: 'demo' } },
+  entraWithUriAsClientId: { params: { environmentName: 'demo', authClientId: `api://${API_CLIENT_ID}` } },
   wildcardOrigin: {
     params: {
       environmentName: 'demo',
-      authAudience: 'api://gateway-tests',
+      authClientId: API_CLIENT_ID,
       corsAllowedOrigins: ['https://a.example', '*'],
     },
   },
   wildcardSubdomainOrigin: {
     params: {
       environmentName: 'demo',
-      authAudience: 'api://gateway-tests',
+      authClientId: API_CLIENT_ID,
       corsAllowedOrigins: ['https://*.contoso.com'],
     },
   },
@@ -121,7 +139,7 @@ type ScenarioName = keyof typeof scenarios;
 type SnapshotResult = { ok: true; snapshot: Snapshot } | { ok: false; output: string };
 
 /** The environment main.bicepparam reads, cleared so the machine's own values cannot leak in. */
-const PARAM_FILE_ENV = ['AZURE_ENV_NAME', 'AUTH_AUDIENCE'];
+const PARAM_FILE_ENV = ['AZURE_ENV_NAME', 'AUTH_CLIENT_ID', 'AUTH_APP_ID_URI', 'DEVELOPER_PRINCIPAL_TYPE'];
 
 function bicepEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const inherited = Object.entries(process.env).filter(([name]) => !PARAM_FILE_ENV.includes(name));
@@ -215,7 +233,7 @@ beforeAll(async () => {
           join(workDir, 'main.parameters.json'),
         ],
         {
-          env: bicepEnv({ AUTH_AUDIENCE: 'api://gateway-tests' }),
+          env: bicepEnv({ AUTH_CLIENT_ID: API_CLIENT_ID, DEVELOPER_PRINCIPAL_TYPE: 'ServicePrincipal' }),
         },
       );
     },
@@ -314,14 +332,15 @@ describe('the Bicep templates', () => {
       expect(compiled.get(file)?.$schema, file).toMatch(/[dD]eploymentTemplate\.json#$/);
   });
 
-  it('build main.bicepparam with zero diagnostics', async () => {
+  it('build main.bicepparam with zero diagnostics, reading the API and the deployer kind from the environment', async () => {
     expect(diagnostics(`${paramsOutput.stdout}\n${paramsOutput.stderr}`)).toEqual([]);
     expect(paramsOutput.code).toBe(0);
     const parameters = asObject(
       JSON.parse(await readFile(join(workDir, 'main.parameters.json'), 'utf8')),
       'parameters file',
     );
-    expect(get(parameters, 'parameters.authAudience.value')).toBe('api://gateway-tests');
+    expect(get(parameters, 'parameters.authClientId.value')).toBe(API_CLIENT_ID);
+    expect(get(parameters, 'parameters.developerPrincipalType.value')).toBe('ServicePrincipal');
   });
 
   it('turn every linter rule that can run offline into an error', async () => {
@@ -405,11 +424,16 @@ describe('the Bicep templates', () => {
         'AZURE_OPENAI_ENDPOINT',
         'AZURE_OPENAI_DEPLOYMENT',
         'AZURE_OPENAI_ACCOUNT_NAME',
-        'AZURE_CLIENT_ID',
+        'APP_IDENTITY_CLIENT_ID',
         'AZURE_RESOURCE_GROUP',
         'AUTH_MODE',
+        'AUTH_CLIENT_ID',
+        'AUTH_APP_ID_URI',
       ]),
     );
+    // NOTE: azd copies outputs into its environment; AZURE_CLIENT_ID there would point local credentials at the
+    // app's managed identity.
+    expect(outputs).not.toContain('AZURE_CLIENT_ID');
   });
 
   it('grant the Cognitive Services OpenAI User role and never a role that can list keys or write', () => {
@@ -443,20 +467,49 @@ describe('the Bicep templates', () => {
     expect(get(storage, 'properties.supportsHttpsTrafficOnly')).toBe(true);
   });
 
-  it('harden the site: HTTPS only, TLS 1.2, no FTP, no basic publishing credentials', () => {
+  it('harden the site: HTTPS only, TLS 1.3, no basic publishing credentials for the scm site', () => {
     const resources = allResources(main());
     const site = onlyResourceOfType(resources, 'Microsoft.Web/sites');
     expect(get(site, 'properties.httpsOnly')).toBe(true);
-    expect(get(site, 'properties.siteConfig.minTlsVersion')).toBe('1.2');
-    expect(get(site, 'properties.siteConfig.ftpsState')).toBe('Disabled');
+    expect(get(site, 'properties.siteConfig.minTlsVersion')).toBe('1.3');
     expect(get(site, 'properties.siteConfig.cors.supportCredentials')).toBe(false);
     const policies = resourcesOfType(resources, 'Microsoft.Web/sites/basicPublishingCredentialsPolicies');
-    expect(policies.map((policy) => get(policy, 'properties.allow'))).toEqual([false, false]);
-    // NOTE: child names compile to format('{0}/{1}', parameters('name'), 'ftp').
-    expect(policies.map((policy) => /'(\w+)'\)\]$/.exec(String(policy.name))?.[1]).sort()).toEqual([
-      'ftp',
-      'scm',
-    ]);
+    expect(policies.map((policy) => get(policy, 'properties.allow'))).toEqual([false]);
+    // NOTE: child names compile to format('{0}/{1}', parameters('name'), 'scm').
+    expect(policies.map((policy) => /'(\w+)'\)\]$/.exec(String(policy.name))?.[1])).toEqual(['scm']);
+  });
+
+  it('set no site property that Flex Consumption refuses (ARM error 51021)', () => {
+    const site = onlyResourceOfType(allResources(main()), 'Microsoft.Web/sites');
+    const siteConfig = asObject(get(site, 'properties.siteConfig'), 'siteConfig');
+    // NOTE: on Flex the runtime and scale live in functionAppConfig; FTP does not exist.
+    for (const refused of [
+      'ftpsState',
+      'linuxFxVersion',
+      'alwaysOn',
+      'netFrameworkVersion',
+      'use32BitWorkerProcess',
+      'functionAppScaleLimit',
+      'minimumElasticInstanceCount',
+    ]) {
+      expect(siteConfig, refused).not.toHaveProperty(refused);
+    }
+  });
+
+  it('deploy a model that is neither Legacy nor Deprecated, and never pin a version a redeploy would refuse', () => {
+    const parameters = asObject(main().parameters, 'parameters');
+    // NOTE: Microsoft's Azure OpenAI retirement schedule (2026) lists these chat models as Legacy or Deprecated.
+    const retiring = [
+      'gpt-4o',
+      'gpt-4o-mini',
+      'gpt-4.1',
+      'gpt-4.1-mini',
+      'gpt-4.1-nano',
+      'o3-mini',
+      'o4-mini',
+    ];
+    expect(retiring).not.toContain(get(parameters.openAiModelName, 'defaultValue'));
+    expect(get(parameters.openAiModelVersion, 'defaultValue')).toBe('');
   });
 
   it('run Node.js 22 on a Flex Consumption (FC1) plan without worker-runtime app settings', () => {
@@ -512,12 +565,15 @@ describe('a deployment with the shipped parameters', () => {
     expect(config.auth).toMatchObject({
       mode: 'entra',
       tenantId: TENANT,
-      audiences: ['api://gateway-tests'],
+      clientId: API_CLIENT_ID,
+      applicationIdUri: `api://${API_CLIENT_ID}`,
+      requiredScope: 'access_as_user',
+      requiredRole: undefined,
     });
     expect(config.openai).toMatchObject({
-      deployment: 'gpt-4.1-mini',
+      deployment: 'gpt-5.4-mini',
       apiVersion: '2024-10-21',
-      allowedDeployments: ['gpt-4.1-mini'],
+      allowedDeployments: ['gpt-5.4-mini'],
     });
     expect(config.arm).toMatchObject({
       subscriptionId: SUBSCRIPTION,
@@ -546,7 +602,7 @@ describe('a deployment with the shipped parameters', () => {
     expect(settings.get('AZURE_CLIENT_ID')).toBe(
       `[reference('${asString(identity.id, 'identity id')}', '2024-11-30').clientId]`,
     );
-    expect(settings.get('AZURE_CLIENT_ID')).toBe(snapshot.outputs.AZURE_CLIENT_ID);
+    expect(settings.get('AZURE_CLIENT_ID')).toBe(snapshot.outputs.APP_IDENTITY_CLIENT_ID);
   });
 
   it('connects the host to storage and telemetry with the identity, never a key', () => {
@@ -589,8 +645,55 @@ describe('a deployment with the shipped parameters', () => {
       .filter((assignment) => get(assignment, 'properties.principalId') === principal)
       .map(roleId);
     expect(hostRoles.sort()).toEqual(
-      [MONITORING_METRICS_PUBLISHER, OPENAI_USER, STORAGE_BLOB_DATA_OWNER].sort(),
+      [MONITORING_METRICS_PUBLISHER, OPENAI_USER, ...HOST_STORAGE_ROLES].sort(),
     );
+  });
+
+  it('grants a storage role for every storage service the host settings point it at', () => {
+    const snapshot = snapshotOf('typical');
+    const settings = appSettingsOf(siteOf(snapshot));
+    const storage = onlyResourceOfType(snapshot.predictedResources, 'Microsoft.Storage/storageAccounts');
+    const onStorage = roleAssignments(snapshot)
+      .filter((assignment) => scopedTo(assignment, asString(storage.id, 'storage id')))
+      .map(roleId);
+    // NOTE: accountName alone means blob, queue and table; service URIs would name each service used.
+    const services = settings.has('AzureWebJobsStorage__accountName')
+      ? ['blob', 'queue', 'table']
+      : ['blob', 'queue', 'table'].filter((service) =>
+          settings.has(`AzureWebJobsStorage__${service}ServiceUri`),
+        );
+    const roleFor = {
+      blob: STORAGE_BLOB_DATA_OWNER,
+      queue: STORAGE_QUEUE_DATA_CONTRIBUTOR,
+      table: STORAGE_TABLE_DATA_CONTRIBUTOR,
+    } as const;
+    for (const service of services)
+      expect(onStorage, service).toContain(roleFor[service as keyof typeof roleFor]);
+  });
+
+  it('requires the delegated scope by default and accepts no app-only caller', () => {
+    const settings = appSettingsOf(siteOf(snapshotOf('typical')));
+    expect(settings.get('AUTH_REQUIRED_SCOPE')).toBe('access_as_user');
+    expect(settings.has('AUTH_REQUIRED_ROLE')).toBe(false);
+    expect(settings.get('AUTH_CLIENT_ID')).toBe(API_CLIENT_ID);
+    expect(settings.get('AUTH_APP_ID_URI')).toBe(`api://${API_CLIENT_ID}`);
+    const parameters = asObject(main().parameters, 'parameters');
+    expect(get(parameters.authRequiredScope, 'defaultValue')).toBe('access_as_user');
+  });
+
+  it('deploys the default model version and lets Azure keep it current, so a redeploy never names a retired one', () => {
+    const deployment = onlyResourceOfType(
+      snapshotOf('typical').predictedResources,
+      'Microsoft.CognitiveServices/accounts/deployments',
+    );
+    expect(get(deployment, 'properties.model')).toEqual({ format: 'OpenAI', name: 'gpt-5.4-mini' });
+    expect(get(deployment, 'properties.versionUpgradeOption')).toBe('OnceNewDefaultVersionAvailable');
+    const pinned = onlyResourceOfType(
+      snapshotOf('systemAssigned').predictedResources,
+      'Microsoft.CognitiveServices/accounts/deployments',
+    );
+    expect(get(pinned, 'properties.model.version')).toBe('2026-03-17');
+    expect(get(pinned, 'properties.versionUpgradeOption')).toBe('OnceCurrentVersionExpired');
   });
 
   it('gives the deployer the same role for local development, as a user', () => {
@@ -614,10 +717,11 @@ describe('a deployment with the shipped parameters', () => {
     const { outputs } = snapshotOf('typical');
     expect(outputs.FUNCTION_APP_NAME).toMatch(/^func-api-[a-z0-9]{13}$/);
     expect(outputs.FUNCTION_APP_URL).toMatch(/^\[format\('https:\/\/\{0\}'/);
-    expect(outputs.AZURE_OPENAI_DEPLOYMENT).toBe('gpt-4.1-mini');
+    expect(outputs.AZURE_OPENAI_DEPLOYMENT).toBe('gpt-5.4-mini');
     expect(outputs.AZURE_RESOURCE_GROUP).toBe(RESOURCE_GROUP);
     expect(outputs.AUTH_MODE).toBe('entra');
-    expect(outputs.AUTH_AUDIENCE).toBe('api://gateway-tests');
+    expect(outputs.AUTH_CLIENT_ID).toBe(API_CLIENT_ID);
+    expect(outputs.AUTH_APP_ID_URI).toBe(`api://${API_CLIENT_ID}`);
   });
 });
 
@@ -646,7 +750,7 @@ describe('a deployment with a system-assigned identity', () => {
       String(get(assignment, 'properties.principalId')).includes(`'${asString(site.id, 'site id')}'`),
     );
     expect(app.map(roleId).sort()).toEqual(
-      [MONITORING_METRICS_PUBLISHER, OPENAI_USER, STORAGE_BLOB_DATA_OWNER].sort(),
+      [MONITORING_METRICS_PUBLISHER, OPENAI_USER, ...HOST_STORAGE_ROLES].sort(),
     );
   });
 });
@@ -706,8 +810,12 @@ describe('a deployment against an existing account in another resource group', (
     const config = loadConfig(gatewayEnv(appSettingsOf(site)));
     expect(config.openai.deployment).toBe('chat');
     expect(config.openai.allowedDeployments).toEqual(['chat', 'chat-large']);
-    expect(config.auth.audiences).toEqual(['api://gateway-tests', '33333333-3333-3333-3333-333333333333']);
-    expect(config.auth.requiredScope).toBe('access_as_user');
+    expect(config.auth).toMatchObject({
+      clientId: '33333333-3333-3333-3333-33333333aaaa',
+      applicationIdUri: 'https://gateway.contoso.example',
+      requiredScope: 'Gateway.Chat',
+      requiredRole: 'Gateway.Invoke',
+    });
     expect(config.limits).toEqual({
       requestsPerMinute: 10,
       tokensPerMinute: 20000,
@@ -730,8 +838,12 @@ describe('choosing how callers authenticate', () => {
     expect(snapshot.outputs.AUTH_MODE).toBe('anonymous');
   });
 
-  it('refuses entra mode without an audience, which the app could not start with', () => {
-    expect(failureOf('entraWithoutAudience')).toMatch(/authAudience is empty/);
+  it('refuses entra mode without the API client id, which the app could not start with', () => {
+    expect(failureOf('entraWithoutAudience')).toMatch(/authClientId is empty/);
+  });
+
+  it('refuses an application id URI where the client id belongs, which every v2 token would fail', () => {
+    expect(failureOf('entraWithUriAsClientId')).toMatch(/authClientId must be .* a GUID/);
   });
 });
 

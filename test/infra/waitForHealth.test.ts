@@ -1,6 +1,9 @@
+import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { repoRoot } from '../../tools/bicep.mjs';
 import { cli, describeBody, healthUrl, waitForHealth } from '../../tools/wait-for-health.mjs';
 
 type Handler = (request: IncomingMessage, response: ServerResponse) => void;
@@ -148,5 +151,28 @@ describe('tools/wait-for-health.mjs', () => {
     expect(await cli(['--url', rejecting, '--token-env', 'GATEWAY_TOKEN'], env, log)).toBe(3);
     expect(await cli([], { FUNCTION_APP_URL: healthy }, log)).toBe(0);
     expect(lines.join('\n')).not.toContain('secret-token-value');
+  });
+
+  it("hints at the scope docs/deployment.md creates, under the API's application id URI, when a token is rejected", async () => {
+    const rejecting = await serve(
+      sequence({
+        status: 403,
+        body: { error: { code: 'insufficient_scope' } },
+        headers: { 'www-authenticate': 'Bearer error="insufficient_scope", scope="access_as_user"' },
+      }).handler,
+    );
+    const lines: string[] = [];
+    expect(
+      await cli(['--url', rejecting], { CALLER_TOKEN: 'x' }, (line) => {
+        lines.push(line);
+      }),
+    ).toBe(3);
+    const hint = lines.join('\n');
+    expect(hint).toContain('--scope "$AUTH_APP_ID_URI/access_as_user"');
+    expect(hint).toContain('app-only token');
+    // NOTE: no setting of that name exists any more; naming it would send the reader to the wrong value.
+    expect(hint).not.toContain('AUTH_AUDIENCE');
+    const guide = await readFile(join(repoRoot, 'docs', 'deployment.md'), 'utf8');
+    expect(guide).toContain('--scope "$AUTH_APP_ID_URI/access_as_user"');
   });
 });

@@ -86,7 +86,7 @@ describe('the OpenAPI document', () => {
         ...baseEnv,
         AUTH_MODE: 'entra',
         AUTH_TENANT_ID: '8f4b3a2e-1c2d-4e5f-9a8b-7c6d5e4f3a2b',
-        AUTH_AUDIENCE: 'api://keyless-gateway',
+        AUTH_CLIENT_ID: '5d3f0e4a-6b7c-4d8e-9f01-23456789abcd',
       }),
     );
     expect(secured.security).toEqual([{ entraId: [] }]);

@@ -218,7 +218,7 @@ const tenantId = '8f4b3a2e-1c2d-4e5f-9a8b-7c6d5e4f3a2b';
 const entraEnv = {
   AUTH_MODE: 'entra',
   AUTH_TENANT_ID: tenantId,
-  AUTH_AUDIENCE: 'api://keyless-gateway',
+  AUTH_CLIENT_ID: '5d3f0e4a-6b7c-4d8e-9f01-23456789abcd',
   AUTH_REQUIRED_SCOPE: 'access_as_user',
 };
 let authenticate: Authenticate;
@@ -232,9 +232,10 @@ beforeAll(async () => {
   const now = Math.floor(Date.now() / 1000);
   tokenWithoutScope = await new SignJWT({
     iss: `${config.auth.authorityHost}/${tenantId}/v2.0`,
-    aud: 'api://keyless-gateway',
+    aud: '5d3f0e4a-6b7c-4d8e-9f01-23456789abcd',
     tid: tenantId,
     oid: 'user-1',
+    scp: 'User.Read',
     exp: now + 600,
   })
     .setProtectedHeader({ alg: 'RS256', kid: 'k1' })

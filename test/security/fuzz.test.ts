@@ -15,12 +15,12 @@ import { answer, baseEnv, bodyText, harness, type Harness } from '../support/gat
  */
 
 const tenantId = '8f4b3a2e-1c2d-4e5f-9a8b-7c6d5e4f3a2b';
-const audience = 'api://keyless-gateway';
+const audience = '5d3f0e4a-6b7c-4d8e-9f01-23456789abcd';
 const env = {
   ...baseEnv,
   AUTH_MODE: 'entra',
   AUTH_TENANT_ID: tenantId,
-  AUTH_AUDIENCE: audience,
+  AUTH_CLIENT_ID: audience,
   LIMIT_REQUESTS_PER_MINUTE: '0',
   LIMIT_TOKENS_PER_MINUTE: '0',
 };
@@ -62,6 +62,7 @@ beforeAll(async () => {
     aud: audience,
     tid: tenantId,
     oid: 'fuzzer',
+    scp: 'access_as_user',
     exp: now + 3600,
     nbf: now - 5,
   })

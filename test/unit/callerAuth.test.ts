@@ -4,15 +4,17 @@ import { createAuthenticator, type Authenticate } from '../../src/lib/caller/cal
 import type { Config } from '../../src/lib/config';
 
 const tenantId = '8f4b3a2e-1c2d-4e5f-9a8b-7c6d5e4f3a2b';
-const audience = 'api://keyless-gateway';
+const apiClientId = '5d3f0e4a-6b7c-4d8e-9f01-23456789abcd';
+const applicationIdUri = `api://${apiClientId}`;
 const authorityHost = 'https://login.example.test';
 
 const auth: Config['auth'] = {
   mode: 'entra',
   tenantId,
-  audiences: [audience],
+  clientId: apiClientId,
+  applicationIdUri,
   authorityHost,
-  requiredScope: undefined,
+  requiredScope: 'access_as_user',
   requiredRole: undefined,
   trustAppServiceAuth: false,
 };
@@ -29,7 +31,7 @@ beforeAll(async () => {
     const now = Math.floor(Date.now() / 1000);
     return new SignJWT({
       iss: `${authorityHost}/${tenantId}/v2.0`,
-      aud: audience,
+      aud: apiClientId,
       tid: tenantId,
       oid: 'user-1',
       iat: now,
@@ -55,10 +57,30 @@ describe('caller authentication', () => {
     expect(caller.hash).not.toContain('user-1');
   });
 
-  it('accepts the v1 issuer form of the same tenant', async () => {
+  it('accepts a v1 token, whose audience is the application id URI, from the same tenant', async () => {
     await expect(
-      make()(bearer(await sign({ iss: `https://sts.windows.net/${tenantId}/` }))),
+      make()(
+        bearer(
+          await sign({ iss: `https://sts.windows.net/${tenantId}/`, aud: applicationIdUri, ver: '1.0' }),
+        ),
+      ),
     ).resolves.toMatchObject({ objectId: 'user-1' });
+  });
+
+  it('accepts only the one API it is configured for, by client id or application id URI', async () => {
+    await expect(make()(bearer(await sign({ aud: 'api://another-api' })))).rejects.toMatchObject({
+      status: 401,
+    });
+    await expect(
+      make({ applicationIdUri: 'https://gateway.contoso.example' })(
+        bearer(await sign({ aud: 'https://gateway.contoso.example' })),
+      ),
+    ).resolves.toMatchObject({ objectId: 'user-1' });
+    await expect(
+      make({ applicationIdUri: 'https://gateway.contoso.example' })(
+        bearer(await sign({ aud: applicationIdUri })),
+      ),
+    ).rejects.toMatchObject({ status: 401 });
   });
 
   it('asks for a token with a bare Bearer challenge when none is sent', async () => {
@@ -103,6 +125,36 @@ describe('caller authentication', () => {
 
   it('refuses an oversized Authorization header without parsing it', async () => {
     await expect(make()(bearer('a'.repeat(20_000)))).rejects.toMatchObject({ status: 401 });
+  });
+
+  it('requires the delegated scope by default', async () => {
+    await expect(make()(bearer(await sign({ scp: 'User.Read' })))).rejects.toMatchObject({
+      status: 403,
+      code: 'insufficient_scope',
+      headers: { 'www-authenticate': 'Bearer error="insufficient_scope", scope="access_as_user"' },
+    });
+    await expect(make()(bearer(await sign({ scp: 'User.Read access_as_user' })))).resolves.toMatchObject({
+      objectId: 'user-1',
+    });
+  });
+
+  it('refuses app-only tokens unless an app role is required and the token holds it', async () => {
+    const appOnly = { scp: undefined, idtyp: 'app', oid: 'daemon-sp', sub: 'daemon-sp' };
+    await expect(make()(bearer(await sign({ ...appOnly, roles: ['Chat.Use'] })))).rejects.toMatchObject({
+      status: 403,
+      code: 'app_only_token',
+    });
+    // NOTE: without the optional idtyp claim, the missing scp alone marks a token as app-only.
+    await expect(make()(bearer(await sign({ scp: undefined })))).rejects.toMatchObject({
+      code: 'app_only_token',
+    });
+    await expect(make({ requiredRole: 'Chat.Use' })(bearer(await sign(appOnly)))).rejects.toMatchObject({
+      status: 403,
+      code: 'missing_role',
+    });
+    await expect(
+      make({ requiredRole: 'Chat.Use' })(bearer(await sign({ ...appOnly, roles: ['Chat.Use'] }))),
+    ).resolves.toMatchObject({ objectId: 'daemon-sp' });
   });
 
   it('answers 403 when a required scope or app role is missing', async () => {

@@ -40,7 +40,32 @@ describe('settings', () => {
   });
 
   it('requires a tenant and an audience when callers authenticate with Entra ID', () => {
-    expect(() => loadConfig({ ...baseEnv, AUTH_MODE: 'entra' })).toThrow(/AUTH_TENANT_ID.*AUTH_AUDIENCE/);
+    expect(() => loadConfig({ ...baseEnv, AUTH_MODE: 'entra' })).toThrow(/AUTH_TENANT_ID.*AUTH_CLIENT_ID/);
+  });
+
+  it('takes the API by client id and application id URI from separate settings, and tells them apart', () => {
+    const entra = {
+      ...baseEnv,
+      AUTH_MODE: 'entra',
+      AUTH_TENANT_ID: '8f4b3a2e-1c2d-4e5f-9a8b-7c6d5e4f3a2b',
+      AUTH_CLIENT_ID: '5D3F0E4A-6B7C-4D8E-9F01-23456789ABCD',
+    };
+    expect(loadConfig(entra).auth).toMatchObject({
+      clientId: '5d3f0e4a-6b7c-4d8e-9f01-23456789abcd',
+      applicationIdUri: 'api://5d3f0e4a-6b7c-4d8e-9f01-23456789abcd',
+      requiredScope: 'access_as_user',
+      requiredRole: undefined,
+    });
+    expect(
+      loadConfig({ ...entra, AUTH_APP_ID_URI: 'https://gateway.contoso.example' }).auth.applicationIdUri,
+    ).toBe('https://gateway.contoso.example');
+    expect(() =>
+      loadConfig({ ...entra, AUTH_CLIENT_ID: 'api://5d3f0e4a-6b7c-4d8e-9f01-23456789abcd' }),
+    ).toThrow(/AUTH_CLIENT_ID .*GUID.*AUTH_APP_ID_URI/);
+    expect(() => loadConfig({ ...entra, AUTH_APP_ID_URI: '5d3f0e4a-6b7c-4d8e-9f01-23456789abcd' })).toThrow(
+      /AUTH_APP_ID_URI/,
+    );
+    expect(() => loadConfig({ ...entra, AUTH_REQUIRED_SCOPE: 'a b' })).toThrow(/AUTH_REQUIRED_SCOPE/);
   });
 
   it('accepts plain http only for a loopback endpoint', () => {

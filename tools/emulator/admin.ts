@@ -1,5 +1,5 @@
 import { findDeployment } from './catalog';
-import { parseCallerTokenOptions, type CallerTokenOptions } from './entra';
+import { parseCallerTokenOptions, type ApiRegistration, type CallerTokenOptions } from './entra';
 import {
   emptyStats,
   type EmulatorContext,
@@ -55,7 +55,8 @@ export interface EmulatorInfo {
   /** The default chat deployment, 'gpt-4o-mini'. */
   deployment: string;
   /** Audience of caller tokens for the gateway API, 'api://keyless-gateway'. */
-  apiAudience: string;
+  /** The API app registration caller tokens are for: client id (v2 aud), application id URI (v1 aud), scope. */
+  api: ApiRegistration;
   urls: EmulatorUrls;
   /** Value the identity endpoint expects in x-identity-header. */
   identityHeader: string;

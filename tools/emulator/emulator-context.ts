@@ -23,8 +23,10 @@ export interface EmulatorPrincipals {
   userAssigned: { clientId: string; objectId: string; resourceId: string };
   /** The user the `az` command is logged in as. */
   developer: { objectId: string; upn: string };
-  /** The signed-in user of the browser app, as named in caller tokens. */
+  /** The signed-in user of the browser app, as named in caller tokens: user object id and the app's client id. */
   caller: { objectId: string; clientId: string };
+  /** A daemon app holding app-only (client-credentials) tokens for the API: its service principal and client id. */
+  daemon: { objectId: string; clientId: string };
 }
 
 export interface EmulatorStats {

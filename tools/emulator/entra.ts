@@ -34,15 +34,38 @@ export interface CallerTokenOptions {
   signWith?: 'tenant' | 'foreign';
   /** Merged into the protected header (for example a different `kid` or `typ`). */
   header?: Record<string, unknown>;
-  /** Use the v1 issuer `https://sts.windows.net/{tenant}/` instead of the v2 one. */
-  v1Issuer?: boolean;
+  /**
+   * The token version, as the API's manifest (`requestedAccessTokenVersion`) would choose it; the client has no
+   * say. Default: the emulated API registration's own, 2.
+   */
+  version?: 1 | 2;
+  /**
+   * An app-only (client-credentials) token of the daemon app instead of a signed-in user's: no `scp`,
+   * `idtyp: 'app'`, the daemon's service principal as `oid`/`sub`, and `roles` only when given in `claims`.
+   */
+  appOnly?: boolean;
 }
 
-export interface CallerIdentity {
-  objectId: string;
-  /** The client id of the browser app (the `azp` claim). */
+/**
+ * The API app registration callers request tokens for, as docs/deployment.md creates it: a client id, the
+ * application id URI `api://{clientId}`, one delegated scope and `requestedAccessTokenVersion: 2`.
+ */
+export interface ApiRegistration {
+  /** Application (client) id: the `aud` of every v2 token. */
   clientId: string;
-  audience: string;
+  /** Application id URI: the `aud` of v1 tokens requested for `{uri}/.default` or `{uri}/{scope}`. */
+  applicationIdUri: string;
+  /** The delegated scope a signed-in user's token carries in `scp`. */
+  scope: string;
+  accessTokenVersion: 1 | 2;
+}
+
+/** Who calls the API: a signed-in user through the browser app, or a daemon app on its own. */
+export interface CallerPrincipals {
+  /** The signed-in user (`oid`) and the browser app's client id (`azp`/`appid`). */
+  user: { objectId: string; clientId: string };
+  /** A daemon app's client id (`azp`/`appid`) and its service principal's object id (`oid`, `sub`). */
+  daemon: { objectId: string; clientId: string };
 }
 
 export type TokenCheck =
@@ -76,17 +99,23 @@ export class Entra {
   private constructor(
     readonly tenantId: string,
     private readonly authorityHost: string,
-    private readonly caller: CallerIdentity,
+    readonly api: ApiRegistration,
+    private readonly callers: CallerPrincipals,
     private readonly signing: SigningKey,
     private readonly publicKey: CryptoKey,
     private readonly publicJwk: JWK,
   ) {}
 
-  static async create(tenantId: string, authorityHost: string, caller: CallerIdentity): Promise<Entra> {
+  static async create(
+    tenantId: string,
+    authorityHost: string,
+    api: ApiRegistration,
+    callers: CallerPrincipals,
+  ): Promise<Entra> {
     const { privateKey, publicKey } = await generateKeyPair('RS256');
     const publicJwk = await exportJWK(publicKey);
     const kid = await calculateJwkThumbprint(publicJwk);
-    return new Entra(tenantId, authorityHost, caller, { privateKey, kid }, publicKey, {
+    return new Entra(tenantId, authorityHost, api, callers, { privateKey, kid }, publicKey, {
       ...publicJwk,
       kid,
       use: 'sig',
@@ -160,7 +189,6 @@ export class Entra {
       exp: expiresOn,
       appid: subject.appId,
       appidacr: subject.kind === 'app' ? '2' : '0',
-      azp: subject.appId,
       idp: this.v1Issuer,
       idtyp: subject.kind,
       oid: subject.objectId,
@@ -184,25 +212,48 @@ export class Entra {
     return { token, expiresOn };
   }
 
-  /** A token a browser app would present to the gateway's API after signing a user in. */
+  /**
+   * An access token for the gateway's own API, with the claims Entra puts in it (access-token claims
+   * reference, learn.microsoft.com/entra/identity-platform/access-token-claims-reference):
+   * - v2: `aud` is always the API's client id (GUID), `iss` `{authority}/{tid}/v2.0`, the client in
+   *   `azp`/`azpacr`, the user's name in `preferred_username`;
+   * - v1: `aud` is the application id URI the client asked for, `iss` `https://sts.windows.net/{tid}/`, the
+   *   client in `appid`/`appidacr`, the user's name in `upn`/`unique_name`;
+   * - delegated tokens carry `scp`; app-only tokens carry no `scp`, `roles` only when an app role was
+   *   granted, and `idtyp: 'app'` (the optional claim the API registration turns on).
+   */
   async mintCallerToken(options: CallerTokenOptions = {}): Promise<string> {
     const now = Math.floor(Date.now() / 1000);
+    const v1 = (options.version ?? this.api.accessTokenVersion) === 1;
+    const issuer = v1 ? this.v1Issuer : this.v2Issuer;
+    const client = options.appOnly ? this.callers.daemon : this.callers.user;
+    // NOTE: appidacr/azpacr: 0 for a public client (the browser app), 1 for a client secret (the daemon).
+    const clientAuth = options.appOnly ? '1' : '0';
     const claims: Record<string, unknown> = {
-      aud: this.caller.audience,
-      iss: options.v1Issuer ? this.v1Issuer : this.v2Issuer,
+      aud: v1 ? this.api.applicationIdUri : this.api.clientId,
+      iss: issuer,
       iat: now,
       nbf: now + (options.notBeforeSeconds ?? 0),
       exp: now + (options.expiresInSeconds ?? TOKEN_LIFETIME_SECONDS),
+      ...(v1
+        ? { appid: client.clientId, appidacr: clientAuth }
+        : { azp: client.clientId, azpacr: clientAuth }),
+      ...(v1 ? { idp: issuer } : {}),
       tid: this.tenantId,
-      oid: this.caller.objectId,
-      sub: 'emulated-caller-pairwise-subject',
-      azp: this.caller.clientId,
-      azpacr: '0',
-      name: 'Emulated Caller',
-      preferred_username: 'caller@emulator.example',
-      scp: 'access_as_user',
       uti: randomUUID(),
-      ver: options.v1Issuer ? '1.0' : '2.0',
+      ver: v1 ? '1.0' : '2.0',
+      ...(options.appOnly
+        ? { idtyp: 'app', oid: client.objectId, sub: client.objectId }
+        : {
+            oid: client.objectId,
+            // NOTE: a user's sub is pairwise (per application), unlike oid.
+            sub: 'emulated-caller-pairwise-subject',
+            name: 'Emulated Caller',
+            scp: this.api.scope,
+            ...(v1
+              ? { upn: 'caller@emulator.example', unique_name: 'caller@emulator.example' }
+              : { preferred_username: 'caller@emulator.example' }),
+          }),
     };
     for (const [name, value] of Object.entries(options.claims ?? {})) {
       if (value === undefined) Reflect.deleteProperty(claims, name);
@@ -250,7 +301,7 @@ export function parseCallerTokenOptions(value: unknown): CallerTokenOptions {
   if (value === undefined || value === null) return {};
   if (!isRecord(value)) throw new InvalidInputError('caller token options must be an object');
   const options: CallerTokenOptions = {};
-  const { claims, expiresInSeconds, notBeforeSeconds, signWith, header, v1Issuer } = value;
+  const { claims, expiresInSeconds, notBeforeSeconds, signWith, header, version, appOnly } = value;
   if (claims !== undefined) {
     if (!isRecord(claims)) throw new InvalidInputError('claims must be an object');
     options.claims = Object.fromEntries(
@@ -276,9 +327,13 @@ export function parseCallerTokenOptions(value: unknown): CallerTokenOptions {
     if (!isRecord(header)) throw new InvalidInputError('header must be an object');
     options.header = header;
   }
-  if (v1Issuer !== undefined) {
-    if (typeof v1Issuer !== 'boolean') throw new InvalidInputError('v1Issuer must be a boolean');
-    options.v1Issuer = v1Issuer;
+  if (version !== undefined) {
+    if (version !== 1 && version !== 2) throw new InvalidInputError('version must be 1 or 2');
+    options.version = version;
+  }
+  if (appOnly !== undefined) {
+    if (typeof appOnly !== 'boolean') throw new InvalidInputError('appOnly must be a boolean');
+    options.appOnly = appOnly;
   }
   return options;
 }

@@ -16,7 +16,13 @@ import {
   type EmulatorPrincipals,
   type EmulatorUrls,
 } from './emulator-context';
-import { createEntraEndpoint, Entra, isEntraPath, type CallerTokenOptions } from './entra';
+import {
+  createEntraEndpoint,
+  Entra,
+  isEntraPath,
+  type ApiRegistration,
+  type CallerTokenOptions,
+} from './entra';
 import { FaultStore } from './faults';
 import { sendJson, type RequestHandler } from './http-util';
 import { createIdentityEndpoint, IDENTITY_PATH } from './identity-endpoint';
@@ -29,7 +35,7 @@ import { createArmCertificate } from './tls';
 export type { EmulatorAdmin, EmulatorInfo } from './admin';
 export { connectEmulatorAdmin, EmulatorAdminError, type RemoteEmulatorAdmin } from './admin-client';
 export type { EmulatorPrincipals, EmulatorStats, EmulatorUrls } from './emulator-context';
-export type { CallerTokenOptions } from './entra';
+export type { ApiRegistration, CallerTokenOptions } from './entra';
 export type { Fault, FaultTarget, LatencyFault, ResetFault, StallFault, StatusFault } from './faults';
 export type { RateLimit } from './rate-limits';
 export type { RequestOutcome, UpstreamRequestRecord } from './request-log';
@@ -61,15 +67,16 @@ export interface Emulator extends EmulatorInfo {
    */
   appSettings(options?: { credential?: CredentialKind; userAssigned?: boolean }): Record<string, string>;
   /**
-   * A caller token for the gateway's own API (RS256, the tenant key's kid, iss `${authorityHost}/${tenantId}/v2.0`,
-   * aud apiAudience, tid, oid, sub, azp, name, scp 'access_as_user', 1 h).
+   * A caller token for the gateway's own API as Entra issues it (RS256, the tenant key's kid, 1 h): by default a
+   * signed-in user's v2 token (aud `api.clientId`, iss `${authorityHost}/${tenantId}/v2.0`, azp, scp
+   * 'access_as_user'); `version: 1` gives aud `api.applicationIdUri` and the sts.windows.net issuer, `appOnly`
+   * a daemon's client-credentials token. See entra.ts for the claims and their source.
    */
   mintCallerToken(options?: CallerTokenOptions): Promise<string>;
   admin: EmulatorAdmin;
   close(): Promise<void>;
 }
 
-const API_AUDIENCE = 'api://keyless-gateway';
 const API_VERSION = '2024-10-21';
 const DEFAULT_ARM_PAGE_SIZE = 2;
 
@@ -118,7 +125,14 @@ function newPrincipals(subscriptionId: string, resourceGroup: string): EmulatorP
     },
     developer: { objectId: randomUUID(), upn: 'developer@emulator.example' },
     caller: { objectId: randomUUID(), clientId: randomUUID() },
+    daemon: { objectId: randomUUID(), clientId: randomUUID() },
   };
+}
+
+/** The API app registration as docs/deployment.md creates it; a fresh client id for every start. */
+function newApiRegistration(): ApiRegistration {
+  const clientId = randomUUID();
+  return { clientId, applicationIdUri: `api://${clientId}`, scope: 'access_as_user', accessTokenVersion: 2 };
 }
 
 /** Starts the local stand-in for every Azure service the gateway calls. Ids are fresh for every start. */
@@ -140,9 +154,10 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     location: 'eastus2',
   };
   const principals = newPrincipals(ids.subscriptionId, ids.resourceGroup);
+  const api = newApiRegistration();
   const [tls, entra] = await Promise.all([
     createArmCertificate(),
-    Entra.create(ids.tenantId, base, { ...principals.caller, audience: API_AUDIENCE }),
+    Entra.create(ids.tenantId, base, api, { user: principals.caller, daemon: principals.daemon }),
     mkdir(dataDir, { recursive: true }),
   ]);
   const armServer = createHttpsServer({ key: tls.key, cert: tls.cert });
@@ -199,7 +214,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const info = (): EmulatorInfo => ({
     ...ids,
     deployment: DEFAULT_DEPLOYMENT,
-    apiAudience: API_AUDIENCE,
+    api,
     urls,
     identityHeader: ctx.identityHeader,
     caCertPath,
@@ -228,7 +243,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   return {
     ...ids,
     deployment: DEFAULT_DEPLOYMENT,
-    apiAudience: API_AUDIENCE,
+    api,
     urls,
     identityHeader: ctx.identityHeader,
     caCertPath,
@@ -249,9 +264,10 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
         AZURE_ARM_ENDPOINT: urls.arm,
         AUTH_MODE: 'entra',
         AUTH_TENANT_ID: ids.tenantId,
-        AUTH_AUDIENCE: API_AUDIENCE,
+        AUTH_CLIENT_ID: api.clientId,
+        AUTH_APP_ID_URI: api.applicationIdUri,
         AUTH_AUTHORITY_HOST: urls.authorityHost,
-        AUTH_REQUIRED_SCOPE: 'access_as_user',
+        AUTH_REQUIRED_SCOPE: api.scope,
         NODE_EXTRA_CA_CERTS: caCertPath,
       };
       if (credential === 'managedidentity') {

@@ -19,7 +19,8 @@ export interface ChatMessage {
 }
 
 export interface ChatRequest {
-  model: string;
+  /** Omitted: the gateway's default deployment (AZURE_OPENAI_DEPLOYMENT). */
+  model?: string;
   messages: ChatMessage[];
   /** Omitted: the deployment's own default. */
   max_tokens?: number;

@@ -36,6 +36,9 @@ const history: ChatMessage[] = [];
 
 const day = (iso: string | null): string | undefined => iso?.slice(0, 10);
 
+/** The picker's first choice: no `model` in the request, so the gateway answers with its default deployment. */
+const DEFAULT_CHOICE = '(default)';
+
 function showAlert(kind: string, text: string): void {
   ui.alert.dataset.kind = kind;
   ui.alert.textContent = text;
@@ -76,12 +79,18 @@ function reportError(error: unknown): void {
 }
 
 function optionLabel(entry: ModelEntry): string {
-  const model = [entry.model.name, entry.model.version].filter((part) => part !== null).join(' ');
+  // NOTE: deployments are often named after their model; the name then appears once.
+  const { name, version } = entry.model;
+  const model = (name === entry.id ? [version] : [name, version]).filter((part) => part !== null).join(' ');
   const retires = day(entry.retirement_date);
   return `${entry.id}${model ? ` — ${model}` : ''}${retires ? ` · retires ${retires}` : ''}`;
 }
 
 function showModelDetails(): void {
+  if (ui.model.value === DEFAULT_CHOICE) {
+    ui.modelDetails.textContent = "The gateway's default deployment (its setting AZURE_OPENAI_DEPLOYMENT).";
+    return;
+  }
   const entry = models.find((candidate) => candidate.id === ui.model.value);
   if (!entry) {
     ui.modelDetails.textContent = '';
@@ -112,7 +121,10 @@ async function loadModels(): Promise<void> {
   }
   ui.model.replaceChildren(
     ...(models.length > 0
-      ? models.map((entry) => new Option(optionLabel(entry), entry.id))
+      ? [
+          new Option('Default deployment', DEFAULT_CHOICE),
+          ...models.map((entry) => new Option(optionLabel(entry), entry.id)),
+        ]
       : [new Option('No models', '')]),
   );
   ui.model.disabled = models.length === 0;
@@ -180,7 +192,11 @@ async function send(): Promise<void> {
   const outcome: { finish: FinishReason; tokens: number | undefined } = { finish: null, tokens: undefined };
   try {
     await client.streamChat(
-      { model: ui.model.value, messages: history, ...maxTokens() },
+      {
+        ...(ui.model.value === DEFAULT_CHOICE ? {} : { model: ui.model.value }),
+        messages: history,
+        ...maxTokens(),
+      },
       {
         onText: (text) => {
           received += text;

@@ -80,6 +80,19 @@ const scopesOf = (payload: JWTPayload): string[] =>
   typeof payload.scp === 'string' ? payload.scp.split(' ') : [];
 const rolesOf = (payload: JWTPayload): unknown[] => (Array.isArray(payload.roles) ? payload.roles : []);
 
+/**
+ * App-only (client-credentials) tokens carry no `scp`; `idtyp: "app"` says so explicitly where the API
+ * registration turns that optional claim on (Entra access-token claims reference).
+ */
+const isAppOnly = (payload: JWTPayload): boolean => payload.idtyp === 'app' || payload.scp === undefined;
+
+const forbidden = (
+  code: 'insufficient_scope' | 'missing_role' | 'app_only_token',
+  message: string,
+  challenge?: string,
+): ApiError =>
+  new ApiError(403, code, message, challenge ? { headers: { 'www-authenticate': challenge } } : {});
+
 function describeFailure(error: unknown): string {
   if (error instanceof joseErrors.JWTExpired) return 'The access token has expired.';
   if (error instanceof joseErrors.JWTClaimValidationFailed) {
@@ -125,6 +138,9 @@ export function createAuthenticator(
       cacheMaxAge: 24 * 60 * 60 * 1000,
     });
   const issuers = [`${auth.authorityHost}/${tenantId}/v2.0`, `https://sts.windows.net/${tenantId}/`];
+  // NOTE: v2 tokens always name the API by its client id; v1 tokens by the application id URI the client asked
+  // for (or the client id when it asked for that). Both belong to the one API registration configured.
+  const audiences = [auth.clientId, auth.applicationIdUri].filter((value): value is string => Boolean(value));
   // NOTE: a signature check costs more than the rest of a request's own work, so a token that passed it is
   // remembered until it expires (the expiry is checked again on every use; failures are never remembered).
   const verified = new Map<string, JWTPayload & { exp: number }>();
@@ -135,7 +151,7 @@ export function createAuthenticator(
     const { payload } = await jwtVerify(token, keys, {
       algorithms: ['RS256'],
       issuer: issuers,
-      audience: [...auth.audiences],
+      audience: audiences,
       clockTolerance: CLOCK_SKEW_SECONDS,
       requiredClaims: ['exp', 'iss', 'aud'],
     });
@@ -169,22 +185,24 @@ export function createAuthenticator(
     const objectId = typeof payload.oid === 'string' ? payload.oid : payload.sub;
     if (!objectId) throw unauthorized('The access token carries no object id.');
 
-    if (auth.requiredScope && !scopesOf(payload).includes(auth.requiredScope)) {
-      throw new ApiError(
-        403,
+    // NOTE: any app in the tenant can get an app-only token for an API that has a service principal, so such a
+    // token is let in only when an app role is required and the token holds it (an admin granted it).
+    if (isAppOnly(payload)) {
+      if (!auth.requiredRole) {
+        throw forbidden(
+          'app_only_token',
+          'App-only tokens are not accepted: sign a user in, or require an app role (AUTH_REQUIRED_ROLE) and grant it to the app.',
+        );
+      }
+    } else if (!scopesOf(payload).includes(auth.requiredScope)) {
+      throw forbidden(
         'insufficient_scope',
         `The access token lacks the required scope "${auth.requiredScope}".`,
-        {
-          headers: { 'www-authenticate': `Bearer error="insufficient_scope", scope="${auth.requiredScope}"` },
-        },
+        `Bearer error="insufficient_scope", scope="${auth.requiredScope}"`,
       );
     }
     if (auth.requiredRole && !rolesOf(payload).includes(auth.requiredRole)) {
-      throw new ApiError(
-        403,
-        'missing_role',
-        `The caller lacks the required app role "${auth.requiredRole}".`,
-      );
+      throw forbidden('missing_role', `The caller lacks the required app role "${auth.requiredRole}".`);
     }
     return identified(objectId, tenantId);
   };

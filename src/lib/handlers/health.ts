@@ -13,13 +13,18 @@ export interface HealthDeps {
 }
 
 /**
- * GET /api/health answers without touching Azure; `?deep=true` proves a token and a one-token completion
+ * GET /api/health answers without touching Azure; `?deep=true` proves a token and a minimal completion
  * for an authenticated caller, and answers 503 with what the operator should do when that fails.
  */
 export function health({ deployment, complete, requireCaller }: HealthDeps): Route {
   const deep = requireCaller(async ({ caller, summary }) => {
     try {
-      await complete({ messages: [{ role: 'user', content: 'ping' }], max_tokens: 1 }, caller.key, summary);
+      // NOTE: max_completion_tokens, because reasoning models (such as the template's default) refuse max_tokens.
+      await complete(
+        { messages: [{ role: 'user', content: 'ping' }], max_completion_tokens: 16 },
+        caller.key,
+        summary,
+      );
     } catch (error) {
       throw unhealthy(toApiError(error, { deployment }));
     }
