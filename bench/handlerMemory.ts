@@ -54,16 +54,22 @@ async function child(): Promise<void> {
   const deadline = setTimeout(allOpen, 30_000);
   await everyOpen;
   clearTimeout(deadline);
+  if (opened === 0) {
+    throw new Error(
+      `None of the ${streams} streams delivered a first byte within 30 s; nothing to divide by.`,
+    );
+  }
   collect();
   const during = process.memoryUsage();
-  await Promise.all(running);
+  void Promise.all(running);
   const result: HandlerMemory = {
     streams: opened,
     heap_per_stream_kb: kb(during.heapUsed - before.heapUsed, opened),
     external_per_stream_kb: kb(during.external - before.external, opened),
     rss_per_stream_kb: kb(during.rss - before.rss, opened),
   };
-  process.stdout.write(`${JSON.stringify(result)}\n`);
+  // NOTE: the streams are still open; exiting ends them.
+  process.stdout.write(`${JSON.stringify(result)}\n`, () => process.exit(0));
 }
 
 /** Runs the child above and returns what it measured. */

@@ -32,7 +32,9 @@ export interface HeldStreams {
 
 /**
  * Opens `count` streams at once and keeps reading them all; while all of them are open (each has delivered
- * its first byte and none has ended) samples the app's RSS every `sampleEveryMs`.
+ * its first byte and none has ended) samples the app's RSS every `sampleEveryMs`, `samples` times, then
+ * closes every stream from this side. The streams must be long enough to outlast the opening of all of
+ * them, however slow the machine: ending them here keeps the run short when they are.
  */
 export async function holdStreams(options: {
   count: number;
@@ -40,6 +42,7 @@ export async function holdStreams(options: {
   pid: number;
   timeoutMs: number;
   sampleEveryMs: number;
+  samples: number;
 }): Promise<HeldStreams> {
   const started = performance.now();
   let opened = 0;
@@ -47,7 +50,8 @@ export async function holdStreams(options: {
   let errors = 0;
   let firstError: string | undefined;
   let allOpenMs = Number.NaN;
-  const signal = AbortSignal.timeout(options.timeoutMs);
+  const measured = new AbortController();
+  const signal = AbortSignal.any([AbortSignal.timeout(options.timeoutMs), measured.signal]);
 
   const stream = async (index: number): Promise<void> => {
     const request = options.request(index);
@@ -72,6 +76,7 @@ export async function holdStreams(options: {
       }
       completed++;
     } catch (error) {
+      if (measured.signal.aborted) return;
       errors++;
       firstError ??= error instanceof Error ? error.message : String(error);
     }
@@ -79,10 +84,11 @@ export async function holdStreams(options: {
 
   const running = Array.from({ length: options.count }, (_, index) => stream(index));
   const samples: number[] = [];
-  while (!signal.aborted && completed === 0 && errors === 0) {
+  while (!signal.aborted && completed === 0 && errors === 0 && samples.length < options.samples) {
     if (opened === options.count) samples.push(await readRssBytes(options.pid));
     await sleep(options.sampleEveryMs);
   }
+  measured.abort();
   await Promise.all(running);
   return { samples, opened, completed, errors, firstError, allOpenMs };
 }

@@ -4,7 +4,7 @@ export const usage = `Measures what the gateway adds, against the Azure emulator
 
 Usage: npm run bench -- [options]
 
-  --quick                     a smaller run that finishes in under a minute
+  --quick                     a smaller run that finishes in about two minutes
   --requests <n>              chat requests per path for the overhead comparison (default 2000, quick 400)
   --concurrency <n>           requests in flight for the overhead comparison (default 16)
   --upstream-first-token-ms   emulator latency before the answer, overhead comparison (default 0)
@@ -89,7 +89,8 @@ export function parseBenchOptions(argv: string[]): BenchOptions | undefined {
     streamFirstTokenMs: 0,
     streamPerTokenMs: count(values['stream-per-token-ms'], 'stream-per-token-ms', quick ? 10 : 20, 1, 10_000),
     memoryStreams: count(values['memory-streams'], 'memory-streams', 200, 1, 5_000),
-    memoryTokens: quick ? 30 : 40,
+    // NOTE: long enough to outlast opening every stream on a busy machine; the run ends them once measured.
+    memoryTokens: 300,
     memoryPerTokenMs: 100,
     coldRuns: count(values['cold-runs'], 'cold-runs', quick ? 7 : 21, 1, 1000),
     tokenRequests: 1000,
@@ -97,6 +98,6 @@ export function parseBenchOptions(argv: string[]): BenchOptions | undefined {
     armRequests: quick ? 300 : 500,
     armTtlSeconds: 2,
     updateDocs: values['update-docs'],
-    deadlineSeconds: quick ? 120 : 1200,
+    deadlineSeconds: quick ? 600 : 1800,
   };
 }

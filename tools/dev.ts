@@ -5,6 +5,7 @@ import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { parseCommandLine, portOption } from './cliStart.js';
 import { startEmulator, type Emulator } from './emulator/index.js';
 import { spawnHost } from './host/index.js';
 import { parseOrigins } from './host/readLocalSettings.js';
@@ -50,17 +51,6 @@ interface AppProcess {
   stop(): Promise<void>;
 }
 
-function toPort(value: string | undefined, name: string, fallback: number): number {
-  if (value === undefined || value === '') {
-    return fallback;
-  }
-  const port = Number(value);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new Error(`${name} must be a port number, got '${value}'.`);
-  }
-  return port;
-}
-
 function toOptions(argv: string[]): DevOptions | undefined {
   const { values } = parseArgs({
     args: argv,
@@ -84,9 +74,9 @@ function toOptions(argv: string[]): DevOptions | undefined {
   }
   const extraOrigins = values.cors.flatMap(parseOrigins);
   return {
-    port: toPort(values.port ?? process.env.GATEWAY_PORT, '--port', 7071),
-    emulatorPort: toPort(values['emulator-port'] ?? process.env.EMULATOR_PORT, '--emulator-port', 0),
-    armPort: toPort(values['arm-port'] ?? process.env.EMULATOR_ARM_PORT, '--arm-port', 0),
+    port: portOption(values.port ?? process.env.GATEWAY_PORT, '--port', 7071),
+    emulatorPort: portOption(values['emulator-port'] ?? process.env.EMULATOR_PORT, '--emulator-port', 0),
+    armPort: portOption(values['arm-port'] ?? process.env.EMULATOR_ARM_PORT, '--arm-port', 0),
     credential: values.credential,
     origins: [...new Set([...examplePageOrigins, ...extraOrigins])],
     preferLocalHost: values['local-host'],
@@ -272,16 +262,8 @@ function banner(app: AppProcess, emulator: Emulator): string {
 }
 
 async function main(): Promise<void> {
-  let options: DevOptions | undefined;
-  try {
-    options = toOptions(process.argv.slice(2));
-  } catch (error) {
-    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n\n${usage}`);
-    process.exitCode = 2;
-    return;
-  }
+  const options = parseCommandLine(process.argv.slice(2), usage, toOptions);
   if (!options) {
-    process.stdout.write(usage);
     return;
   }
 

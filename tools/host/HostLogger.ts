@@ -31,6 +31,8 @@ export class HostLogger {
   #output: HostOutput;
   #logLevels: Record<string, RpcLogLevel>;
   #verbose: boolean;
+  /** Resolved levels: categories are few (one per function and kind), logs are many. */
+  #levelByCategory = new Map<string, RpcLogLevel>();
 
   constructor(options: HostLoggerOptions) {
     this.#output = options.output;
@@ -60,6 +62,15 @@ export class HostLogger {
     if (this.#verbose) {
       return 'debug';
     }
+    let level = this.#levelByCategory.get(category);
+    if (level === undefined) {
+      level = this.#configuredLevel(category);
+      this.#levelByCategory.set(category, level);
+    }
+    return level;
+  }
+
+  #configuredLevel(category: string): RpcLogLevel {
     const parts = category.split('.');
     for (let length = parts.length; length > 0; length -= 1) {
       const level = this.#logLevels[parts.slice(0, length).join('.')];

@@ -361,7 +361,11 @@ export class HostRequestHandler {
       res.setHeader(name, value);
     }
     res.writeHead(proxyResponse.statusCode ?? 200);
-    res.flushHeaders();
+    // NOTE: a body chunk that arrived with the head leaves in the same write as the head; a stream that has
+    // nothing yet sends its head alone at the end of this turn of the event loop.
+    setImmediate(() => {
+      if (!res.headersSent && !res.destroyed) res.flushHeaders();
+    });
     try {
       await pipeline(proxyResponse, res);
     } catch {

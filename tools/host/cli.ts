@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { parseCommandLine, portOption } from '../cliStart';
 import { parseOrigins } from './readLocalSettings';
 import { startHost, type RunningHost, type StartHostOptions } from './startHost';
 
@@ -40,11 +41,8 @@ function toOptions(argv: string[]): StartHostOptions | undefined {
     loadLocalSettings: !values['no-local-settings'],
     verbose: values.verbose,
   };
-  if (values.port !== undefined) {
-    const port = Number(values.port);
-    if (!Number.isInteger(port) || port < 0 || port > 65535) {
-      throw new Error(`--port must be a port number, got '${values.port}'.`);
-    }
+  const port = portOption(values.port, '--port');
+  if (port !== undefined) {
     options.port = port;
   }
   if (values['app-root'] !== undefined) {
@@ -86,16 +84,8 @@ function describe(host: RunningHost): string {
 }
 
 async function main(): Promise<void> {
-  let options: StartHostOptions | undefined;
-  try {
-    options = toOptions(process.argv.slice(2));
-  } catch (error) {
-    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n\n${usage}`);
-    process.exitCode = 2;
-    return;
-  }
+  const options = parseCommandLine(process.argv.slice(2), usage, toOptions);
   if (!options) {
-    process.stdout.write(usage);
     return;
   }
   const host = await startHost(options);

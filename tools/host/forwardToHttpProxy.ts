@@ -1,4 +1,4 @@
-import http, { type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
+import http, { type ClientRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 
 // NOTE: `expect` is answered by this host already; the body follows without waiting for the proxy's 100.
 const hopByHopHeaders = new Set([
@@ -12,6 +12,9 @@ const hopByHopHeaders = new Set([
   'host',
   'expect',
 ]);
+
+/** Body bytes kept until the proxy answers, so a request on a connection the proxy had closed can be sent again. */
+const REPLAYABLE_BODY_BYTES = 64 * 1024;
 
 export interface ProxyExchangeOptions {
   agent: http.Agent;
@@ -31,10 +34,19 @@ export interface ProxyExchange {
   abort(): void;
 }
 
+function isConnectionReset(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ECONNRESET' || code === 'EPIPE';
+}
+
 /**
  * Forwards a client request to the proxy server that `@azure/functions` runs when `enableHttpStream` is
  * on, as the host does: same method, path and headers, the body streamed as it arrives, plus
  * `x-ms-invocation-id` (pairs the request with the invocation) and `x-forwarded-host`/`-proto`.
+ *
+ * Connections come from a keep-alive agent. A request sent on a reused connection that the proxy closed
+ * meanwhile fails with a reset before any answer; the proxy never saw it, so it is sent once more on a new
+ * connection, with the body bytes forwarded so far, as long as those fit in REPLAYABLE_BODY_BYTES.
  */
 export function forwardToHttpProxy(options: ProxyExchangeOptions): ProxyExchange {
   const { clientRequest } = options;
@@ -48,39 +60,91 @@ export function forwardToHttpProxy(options: ProxyExchangeOptions): ProxyExchange
   headers['x-forwarded-host'] = options.forwardedHost;
   headers['x-forwarded-proto'] = 'http';
 
-  const proxyRequest = http.request({
-    agent: options.agent,
-    host: '127.0.0.1',
-    port: options.port,
-    method: clientRequest.method ?? 'GET',
-    path: clientRequest.url ?? '/',
-    headers,
-  });
-  // NOTE: errors surface through `response`; this listener keeps a late second error from crashing the host.
-  proxyRequest.on('error', () => undefined);
+  let settle: { resolve(response: IncomingMessage): void; reject(error: unknown): void } | undefined;
   const response = new Promise<IncomingMessage>((resolve, reject) => {
-    proxyRequest.once('response', resolve);
-    proxyRequest.once('error', reject);
-    proxyRequest.once('close', () => {
-      reject(new Error('The HTTP proxy exchange closed before a response arrived.'));
-    });
+    settle = { resolve, reject };
   });
   response.catch(() => undefined);
+  let answered = false;
+  let aborted = false;
+  let sent: Buffer[] | undefined = [];
+  let sentBytes = 0;
+  let current: ClientRequest;
 
-  // NOTE: the library only pairs the invocation with its request once the request head arrives, so send it now.
-  proxyRequest.flushHeaders();
-  clientRequest.pipe(proxyRequest);
+  const send = (agent: http.Agent | false): ClientRequest => {
+    const proxyRequest = http.request({
+      agent,
+      host: '127.0.0.1',
+      port: options.port,
+      method: clientRequest.method ?? 'GET',
+      path: clientRequest.url ?? '/',
+      headers,
+    });
+    // NOTE: errors surface through `response`; this listener keeps a late second error from crashing the host.
+    proxyRequest.on('error', (error) => {
+      if (proxyRequest !== current || answered || aborted) return;
+      if (agent !== false && proxyRequest.reusedSocket && isConnectionReset(error) && sent !== undefined) {
+        current = send(false);
+        for (const chunk of sent) current.write(chunk);
+        if (clientRequest.readableEnded) current.end();
+        else clientRequest.resume();
+        return;
+      }
+      answered = true;
+      settle?.reject(error);
+    });
+    proxyRequest.once('response', (proxyResponse) => {
+      if (proxyRequest !== current) return;
+      answered = true;
+      sent = undefined;
+      settle?.resolve(proxyResponse);
+    });
+    proxyRequest.once('close', () => {
+      if (proxyRequest !== current || answered) return;
+      answered = true;
+      settle?.reject(new Error('The HTTP proxy exchange closed before a response arrived.'));
+    });
+    // NOTE: the library pairs the invocation with its request only once the request head arrives. A body
+    // that already came with the client's head leaves in the same write as the head; otherwise the head
+    // goes alone, at the end of this turn of the event loop.
+    setImmediate(() => {
+      if (!proxyRequest.headersSent && !proxyRequest.destroyed) proxyRequest.flushHeaders();
+    });
+    return proxyRequest;
+  };
+  current = send(options.agent);
+
+  clientRequest.on('data', (chunk: Buffer) => {
+    if (aborted) return;
+    if (sent !== undefined) {
+      sentBytes += chunk.length;
+      if (sentBytes <= REPLAYABLE_BODY_BYTES) sent.push(chunk);
+      else sent = undefined;
+    }
+    const target = current;
+    if (!target.write(chunk)) {
+      clientRequest.pause();
+      target.once('drain', () => {
+        if (target === current) clientRequest.resume();
+      });
+    }
+  });
+  clientRequest.once('end', () => {
+    current.end();
+  });
   clientRequest.once('close', () => {
     if (!clientRequest.complete) {
-      proxyRequest.destroy();
+      current.destroy();
     }
   });
 
   return {
     response,
     abort: () => {
-      clientRequest.unpipe(proxyRequest);
-      proxyRequest.destroy();
+      aborted = true;
+      sent = undefined;
+      clientRequest.pause();
+      current.destroy();
     },
   };
 }

@@ -25,6 +25,8 @@ export interface SpawnHostOptions {
   startTimeoutMs?: number;
   /** Also passes the host's output on as it arrives (for a terminal). Default: only kept for `logs()`. */
   output?: HostOutput;
+  /** Extra Node.js options for the host process, such as `--cpu-prof`. Default: none. */
+  nodeArguments?: readonly string[];
 }
 
 export interface SpawnedHost {
@@ -103,6 +105,7 @@ export async function spawnHost(options: SpawnHostOptions): Promise<SpawnedHost>
   const appRoot = options.appRoot ?? repositoryRoot;
   const tsxLoader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
   const args = [
+    ...(options.nodeArguments ?? []),
     '--import',
     tsxLoader,
     cliPath,

@@ -49,10 +49,51 @@ export interface RunningHost {
 
 let running = false;
 
-const processOutput: HostOutput = {
-  stdout: (text) => process.stdout.write(text),
-  stderr: (text) => process.stderr.write(text),
-};
+/**
+ * Connections to the library's HTTP proxy, kept open between requests: a new loopback connection per
+ * request costs both ends a connect, an accept and a close on the one event loop that also runs the app.
+ *
+ * NOTE: the proxy is a Node.js server with the default 5 s keep-alive timeout; an idle connection is
+ * dropped here after 1 s, long before the proxy could close it under a request being sent on it.
+ */
+function proxyAgent(): http.Agent {
+  return new http.Agent({ keepAlive: true, timeout: PROXY_IDLE_TIMEOUT_MS, scheduling: 'lifo' });
+}
+const PROXY_IDLE_TIMEOUT_MS = 1_000;
+
+/**
+ * Log lines for the process's stdout and stderr, written once per turn of the event loop. On Linux a write
+ * to a pipe (spawnHost, npm run dev) is synchronous, so a write per line would stall every request in
+ * flight on the reader; lines written in one turn go out in one write, and none are held past it.
+ */
+function bufferedProcessOutput(): HostOutput {
+  const pending = { stdout: '', stderr: '' };
+  let scheduled = false;
+  const flush = (): void => {
+    scheduled = false;
+    const { stdout, stderr } = pending;
+    pending.stdout = '';
+    pending.stderr = '';
+    if (stdout !== '') process.stdout.write(stdout);
+    if (stderr !== '') process.stderr.write(stderr);
+  };
+  process.once('exit', flush);
+  const append = (stream: 'stdout' | 'stderr', text: string): void => {
+    pending[stream] += text;
+    if (!scheduled) {
+      scheduled = true;
+      setImmediate(flush);
+    }
+  };
+  return {
+    stdout: (text) => {
+      append('stdout', text);
+    },
+    stderr: (text) => {
+      append('stderr', text);
+    },
+  };
+}
 
 async function readEntryPoint(appRoot: string): Promise<string> {
   const file = path.join(appRoot, 'package.json');
@@ -105,7 +146,7 @@ async function start(options: StartHostOptions): Promise<RunningHost> {
   const hostJson = await readHostJson(appRoot);
   const localSettings = options.loadLocalSettings === false ? undefined : await readLocalSettings(appRoot);
   const logger = new HostLogger({
-    output: options.output ?? processOutput,
+    output: options.output ?? bufferedProcessOutput(),
     logLevels: hostJson.logLevels,
     ...(options.verbose ? { verbose: true } : {}),
   });
@@ -160,9 +201,7 @@ async function start(options: StartHostOptions): Promise<RunningHost> {
       .sort((a, b) => a.route.precedence - b.route.precedence);
 
     const httpUri = capabilities.HttpUri;
-    // NOTE: a fresh loopback connection per request; reusing idle ones races the proxy's keep-alive
-    // timeout and would turn into sporadic connection resets.
-    const agent = new http.Agent({ keepAlive: false });
+    const agent = proxyAgent();
     const handler = new HostRequestHandler({
       core,
       functions,
