@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { TokenCredential } from '@azure/identity';
-import type { CallerLimiter } from '../../src/lib/caller/limiterContract';
+import type { CallerLimiter } from '../../src/lib/caller/callerLimits';
 import { createRedisLimiter, type RedisLimiterOptions } from '../../src/lib/caller/redisLimiter';
 import type { Config } from '../../src/lib/config';
 import { ApiError } from '../../src/lib/errors';

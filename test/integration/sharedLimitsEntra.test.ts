@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ManagedIdentityCredential } from '@azure/identity';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CallerLimiter } from '../../src/lib/caller/limiterContract';
+import type { CallerLimiter } from '../../src/lib/caller/callerLimits';
 import { createRedisLimiter } from '../../src/lib/caller/redisLimiter';
 import { startEmulator, type Emulator, type IssuedServiceToken } from '../../tools/emulator/index';
 import { startLocalRedis, type LocalRedis } from '../../tools/localRedis';

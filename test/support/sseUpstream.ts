@@ -14,9 +14,13 @@ export const sseEvent = (data: unknown): string =>
 /**
  * A fake Azure OpenAI answering every request with an SSE body written step by step (on a timer when a
  * step has `afterMs`), the way Azure writes a stream: the network edge for in-process gateway tests. The body
- * of each request it receives is appended to `sentBodies`.
+ * of each request it receives is appended to `sentBodies`; `headers` join the response's.
  */
-export function sseUpstream(steps: readonly (SseStep | string)[], sentBodies: string[] = []): typeof fetch {
+export function sseUpstream(
+  steps: readonly (SseStep | string)[],
+  sentBodies: string[] = [],
+  headers: Record<string, string> = {},
+): typeof fetch {
   return (_input, init) => {
     sentBodies.push(typeof init?.body === 'string' ? init.body : '');
     let index = 0;
@@ -34,7 +38,7 @@ export function sseUpstream(steps: readonly (SseStep | string)[], sentBodies: st
       },
     });
     return Promise.resolve(
-      new Response(body, { status: 200, headers: { 'content-type': 'text/event-stream' } }),
+      new Response(body, { status: 200, headers: { 'content-type': 'text/event-stream', ...headers } }),
     );
   };
 }

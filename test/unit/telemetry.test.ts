@@ -13,6 +13,7 @@ import {
   type ReadableSpan,
 } from '@opentelemetry/sdk-trace-base';
 import { describe, expect, it } from 'vitest';
+import { sseUpstream } from '../support/sseUpstream';
 import { createCallerLabels } from '../../src/lib/telemetry/callerLabels';
 import { createGatewayTelemetry } from '../../src/lib/telemetry/gatewayTelemetry';
 import { answer, bodyText, chatRequest, harness, type Harness } from '../support/gatewayHarness';
@@ -118,7 +119,6 @@ const completion = (content: string) => ({
   usage: { prompt_tokens: 12, completion_tokens: 5, total_tokens: 17 },
 });
 
-const encoder = new TextEncoder();
 const sse = (data: unknown) => `data: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`;
 const chunk = (content: string) => ({
   id: 'c1',
@@ -137,28 +137,12 @@ const usageChunk = {
 };
 
 /** Azure OpenAI streaming `events`, one every `everyMs`, with its request id header. */
-function streamingUpstream(events: string[], everyMs = 5): typeof fetch {
-  return () => {
-    let index = 0;
-    const body = new ReadableStream<Uint8Array>({
-      async pull(controller) {
-        const next = events[index++];
-        if (next === undefined) {
-          controller.close();
-          return;
-        }
-        await new Promise((resolve) => setTimeout(resolve, everyMs));
-        controller.enqueue(encoder.encode(next));
-      },
-    });
-    return Promise.resolve(
-      new Response(body, {
-        status: 200,
-        headers: { 'content-type': 'text/event-stream', 'apim-request-id': 'upstream-stream-1' },
-      }),
-    );
-  };
-}
+const streamingUpstream = (events: string[], everyMs = 5): typeof fetch =>
+  sseUpstream(
+    events.map((text) => ({ afterMs: everyMs, text })),
+    [],
+    { 'apim-request-id': 'upstream-stream-1' },
+  );
 
 const chat = (extra: Record<string, unknown> = {}, headers: Record<string, string> = {}) =>
   chatRequest({ messages: [{ role: 'user', content: 'Hello' }], ...extra }, headers);

@@ -9,7 +9,7 @@ import {
   tooManyStreams,
   tooManyTokens,
   type CallerLimiter,
-} from './limiterContract';
+} from './callerLimits';
 import type { LuaScript, RedisConnection, RedisEvents, RedisTarget } from './redisDriver';
 
 /**
