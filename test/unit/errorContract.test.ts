@@ -82,7 +82,7 @@ describe('the error contract', () => {
     [{ ...hello, n: 99 }, 'n'],
     [{ ...hello, surprise: true }, 'surprise'],
     [{ ...hello, data_sources: [{ type: 'azure_search' }] }, 'data_sources'],
-    [{ ...hello, max_tokens: 10_000_000 }, 'max_tokens'],
+    [{ ...hello, max_tokens: 0 }, 'max_tokens'],
   ])('answers 400 invalid_request naming the field for %j', async (body, param) => {
     const upstream = answer(200, completion);
     const h = harness(upstream.fetch);
