@@ -73,3 +73,16 @@ export function estimatePromptTokens(messages: readonly unknown[], extras: reado
 
 /** Tokens in generated text that was counted rather than reported: about four characters a token. */
 export const tokensForCharacters = (characters: number): number => Math.ceil(characters / 4);
+
+/**
+ * Settles a relayed stream: with the usage Azure's last event reported, or, for a stream cut short before it,
+ * the prompt estimate plus the text relayed until then. Answers the tokens charged.
+ */
+export function settleStream(
+  charge: TokenCharge,
+  outcome: { usage?: Usage; generatedCharacters: number },
+): number {
+  return outcome.usage
+    ? charge.settleUsage(outcome.usage)
+    : charge.settleCounted(tokensForCharacters(outcome.generatedCharacters));
+}

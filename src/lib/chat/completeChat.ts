@@ -7,6 +7,7 @@ import type { CallerLimiter } from '../caller/callerLimits';
 import {
   estimatePromptTokens,
   reserveTokens,
+  settleStream,
   tokensForCharacters,
   type TokenCharge,
 } from '../caller/tokenCharge';
@@ -15,7 +16,7 @@ import type { Config } from '../config';
 import { ApiError } from '../errors';
 import { jsonResponse, type GatewayResponse } from '../http';
 import { upstreamAttempts, upstreamDeadline } from '../upstream/openaiClient';
-import { relaySse, type RelayOutcome } from '../upstream/sseRelay';
+import { relaySse, SSE_HEADERS, type RelayOutcome } from '../upstream/sseRelay';
 import { toApiError } from '../upstream/upstreamError';
 
 /** What a chat call adds to the request's summary log line (never content). */
@@ -180,26 +181,12 @@ export function makeCompleteChat({ config, client, limiter }: ChatDeps): Complet
       onDone: (outcome) => {
         upstreamEnded();
         releaseStream?.();
-        if (outcome.usage) {
-          recordUsage(summary, outcome);
-          summary.chargedTokens = charge.settleUsage(outcome.usage);
-        } else {
-          // NOTE: a stream cut short has no usage event: charge the prompt and what was generated until then.
-          summary.chargedTokens = charge.settleCounted(tokensForCharacters(outcome.generatedCharacters));
-        }
+        recordUsage(summary, outcome);
+        summary.chargedTokens = settleStream(charge, outcome);
         done(outcome);
       },
     });
-    return {
-      status: 200,
-      headers: {
-        'content-type': 'text/event-stream; charset=utf-8',
-        'cache-control': 'no-cache',
-        'x-accel-buffering': 'no',
-      },
-      body: stream,
-      streamDone,
-    };
+    return { status: 200, headers: { ...SSE_HEADERS }, body: stream, streamDone };
   };
 }
 

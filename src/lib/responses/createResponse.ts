@@ -1,13 +1,19 @@
 import { APIError, type OpenAI } from 'openai';
 import type { ResponseCreateParamsNonStreaming } from 'openai/resources/responses/responses';
 import type { CallerLimiter } from '../caller/callerLimits';
-import { reserveTokens, tokensForCharacters, type TokenCharge, type Usage } from '../caller/tokenCharge';
+import {
+  reserveTokens,
+  settleStream,
+  tokensForCharacters,
+  type TokenCharge,
+  type Usage,
+} from '../caller/tokenCharge';
 import type { ChatResult, ChatSummary } from '../chat/completeChat';
 import type { Config } from '../config';
 import { ApiError } from '../errors';
 import { jsonResponse } from '../http';
 import { upstreamDeadline } from '../upstream/openaiClient';
-import { relaySse, type RelayOutcome, type SseProtocol } from '../upstream/sseRelay';
+import { relaySse, SSE_HEADERS, type RelayOutcome, type SseProtocol } from '../upstream/sseRelay';
 import { toApiError } from '../upstream/upstreamError';
 import type { ResponsesRequest } from './responsesRequest';
 
@@ -176,24 +182,12 @@ export function makeCreateResponse({ config, client, limiter }: ResponsesDeps): 
           if (outcome.usage) {
             summary.promptTokens = outcome.usage.prompt_tokens;
             summary.completionTokens = outcome.usage.completion_tokens;
-            summary.chargedTokens = charge.settleUsage(outcome.usage);
-          } else {
-            // NOTE: a stream cut short has no usage: charge the prompt and what was generated until then.
-            summary.chargedTokens = charge.settleCounted(tokensForCharacters(outcome.generatedCharacters));
           }
+          summary.chargedTokens = settleStream(charge, outcome);
           settle(outcome);
         },
       });
-      return {
-        status: 200,
-        headers: {
-          'content-type': 'text/event-stream; charset=utf-8',
-          'cache-control': 'no-cache',
-          'x-accel-buffering': 'no',
-        },
-        body: stream,
-        streamDone,
-      };
+      return { status: 200, headers: { ...SSE_HEADERS }, body: stream, streamDone };
     } catch (error) {
       clearTimeout(timer);
       releaseStream?.();

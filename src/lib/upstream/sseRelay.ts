@@ -46,6 +46,13 @@ export interface SseProtocol {
   errorEvent(error: ApiError, sequence: number): string;
 }
 
+/** The headers of every relayed stream; `x-accel-buffering` keeps proxies that honour it from buffering. */
+export const SSE_HEADERS: Readonly<Record<string, string>> = {
+  'content-type': 'text/event-stream; charset=utf-8',
+  'cache-control': 'no-cache',
+  'x-accel-buffering': 'no',
+};
+
 const encoder = new TextEncoder();
 const DONE_MARKER = 'data: [DONE]';
 
