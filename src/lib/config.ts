@@ -122,6 +122,29 @@ const settingsSchema = {
   LIMIT_MAX_TOKENS: { schema: integer(1, 1_000_000), default: '4096' },
   LIMIT_CONCURRENT_STREAMS: { schema: integer(0, 10_000), default: '4' },
   LIMIT_EXPECTED_COMPLETION_TOKENS: { schema: integer(1, 1_000_000), default: '256' },
+  LIMITS_STORE: {
+    schema: z.enum(['memory', 'redis'], { error: 'must be memory or redis' }),
+    default: 'memory',
+  },
+  LIMITS_REDIS_HOST: {
+    schema: z
+      .string()
+      .regex(/^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$/, 'must be a host name such as name.region.redis.azure.net')
+      .optional(),
+    default: undefined,
+  },
+  // NOTE: Azure Managed Redis listens on 10000 (TLS only); a local redis-server on 6379.
+  LIMITS_REDIS_PORT: { schema: integer(1, 65_535), default: '10000' },
+  LIMITS_REDIS_TLS: { schema: flag, default: 'true' },
+  LIMITS_REDIS_AUTH: {
+    schema: z.enum(['entra', 'none'], { error: 'must be entra or none' }),
+    default: 'entra',
+  },
+  LIMITS_REDIS_FAIL_MODE: {
+    schema: z.enum(['open', 'closed'], { error: 'must be open or closed' }),
+    default: 'open',
+  },
+  LIMITS_REDIS_TIMEOUT_MS: { schema: integer(10, 10_000), default: '250' },
   RESPONSES_ALLOWED_HOSTED_TOOLS: {
     schema: list.pipe(
       z.array(z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'must list tool types such as web_search')),
@@ -199,6 +222,21 @@ export interface Config {
     /** Completion tokens reserved per choice before a request has run; settled with real usage after. */
     expectedCompletionTokens: number;
   };
+  /** Where the limits are counted: this instance's memory, or a Redis every instance shares. */
+  limitsStore: { kind: 'memory' } | ({ kind: 'redis' } & RedisStoreSettings);
+}
+
+/** The shared limits store (LIMITS_REDIS_*). */
+export interface RedisStoreSettings {
+  host: string;
+  port: number;
+  tls: boolean;
+  /** entra: the app's credential, a token for https://redis.azure.com; none: only for a loopback Redis. */
+  auth: 'entra' | 'none';
+  /** open: serve with this instance's own limits while the store is away; closed: answer 503. */
+  failMode: 'open' | 'closed';
+  /** Longest wait for the store on one request. */
+  timeoutMs: number;
 }
 
 /** Raised with every invalid setting at once. Names only, never values. */
@@ -251,6 +289,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       'AZURE_OPENAI_ALLOWED_DEPLOYMENTS must include the deployment named by AZURE_OPENAI_DEPLOYMENT',
     );
   }
+  if (problems.length === 0 && s.LIMITS_STORE === 'redis') {
+    if (!s.LIMITS_REDIS_HOST) problems.push('LIMITS_REDIS_HOST is required when LIMITS_STORE is redis');
+    else if (s.LIMITS_REDIS_AUTH === 'none' && !isLoopback(s.LIMITS_REDIS_HOST)) {
+      // NOTE: keyless throughout: an unauthenticated store is accepted only on this machine.
+      problems.push('LIMITS_REDIS_AUTH may be none only for a Redis on 127.0.0.1 or localhost');
+    }
+  }
   if (problems.length > 0) throw new ConfigError(problems);
 
   const allowed = s.AZURE_OPENAI_ALLOWED_DEPLOYMENTS.length > 0 ? s.AZURE_OPENAI_ALLOWED_DEPLOYMENTS : [];
@@ -300,6 +345,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       concurrentStreams: s.LIMIT_CONCURRENT_STREAMS,
       expectedCompletionTokens: s.LIMIT_EXPECTED_COMPLETION_TOKENS,
     },
+    limitsStore:
+      s.LIMITS_STORE === 'redis' && s.LIMITS_REDIS_HOST
+        ? {
+            kind: 'redis',
+            host: s.LIMITS_REDIS_HOST,
+            port: s.LIMITS_REDIS_PORT,
+            tls: s.LIMITS_REDIS_TLS,
+            auth: s.LIMITS_REDIS_AUTH,
+            failMode: s.LIMITS_REDIS_FAIL_MODE,
+            timeoutMs: s.LIMITS_REDIS_TIMEOUT_MS,
+          }
+        : { kind: 'memory' },
   };
 }
 

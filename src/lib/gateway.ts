@@ -2,10 +2,12 @@ import { randomUUID } from 'node:crypto';
 import type OpenAI from 'openai';
 import { createAuthenticator, type Authenticate } from './caller/callerAuth';
 import { createCallerLimiter, type CallerLimiter } from './caller/callerLimits';
+import { createRedisLimiter } from './caller/redisLimiter';
 import { createModelCatalog, type ModelCatalog } from './catalog/modelCatalog';
 import { makeChatRequestParser } from './chat/chatRequest';
 import { makeCompleteChat } from './chat/completeChat';
 import { appServiceAuthEnabled, loadConfig, type Config } from './config';
+import type { TokenCredential } from '@azure/identity';
 import { chooseCredential, createCredential, describeCredential } from './credential';
 import { chatCompletions } from './handlers/chatCompletions';
 import { getModel } from './handlers/getModel';
@@ -59,13 +61,22 @@ export interface Gateway {
   routeNotFound: Handler;
 }
 
+function describeLimitsStore(config: Config): string {
+  const store = config.limitsStore;
+  return store.kind === 'memory'
+    ? 'counted in this instance'
+    : `shared in Redis at ${store.host}:${store.port} (fail mode ${store.failMode})`;
+}
+
 export function createGateway(deps: GatewayDeps): Gateway {
   const { config, catalog } = deps;
   const serve = makeServe({
     lateLog: deps.lateLog,
     telemetry: deps.telemetry,
     announce: (log) => {
-      log.info(`credential: ${deps.credentialDescription}; caller authentication: ${config.auth.mode}`);
+      log.info(
+        `credential: ${deps.credentialDescription}; caller authentication: ${config.auth.mode}; limits: ${describeLimitsStore(config)}`,
+      );
       if (config.auth.mode === 'anonymous') {
         log.warn('AUTH_MODE is anonymous: anyone who can reach this app can spend its Azure OpenAI quota.');
       }
@@ -117,6 +128,21 @@ export function createGateway(deps: GatewayDeps): Gateway {
   };
 }
 
+/**
+ * The limits store LIMITS_STORE names: this instance's memory, or the Redis every instance shares (which falls
+ * back to this instance's memory while it is away, when LIMITS_REDIS_FAIL_MODE is open).
+ */
+export function createLimiter(
+  config: Config,
+  credential: TokenCredential,
+  log: Logger = console,
+): CallerLimiter {
+  const memory = createCallerLimiter(config.limits);
+  if (config.limitsStore.kind === 'memory') return memory;
+  const { kind: _kind, ...store } = config.limitsStore;
+  return createRedisLimiter({ limits: config.limits, store, credential, fallback: memory, log });
+}
+
 /** Builds the gateway from settings. Constructors only describe configuration; nothing is fetched here. */
 export function buildGateway(env: NodeJS.ProcessEnv = process.env): Gateway {
   const config = loadConfig(env);
@@ -128,7 +154,7 @@ export function buildGateway(env: NodeJS.ProcessEnv = process.env): Gateway {
     openai: createOpenAIClient(config, credential),
     catalog: createModelCatalog(config, () => (arm ??= createArmClient(config, credential))),
     authenticate: createAuthenticator(config.auth, appServiceAuthEnabled(env)),
-    limiter: createCallerLimiter(config.limits),
+    limiter: createLimiter(config, credential),
     credentialDescription: describeCredential(choice),
     telemetry: activeTelemetry(),
   });

@@ -119,6 +119,44 @@ describe('settings', () => {
     );
   });
 
+  it('counts limits in memory unless LIMITS_STORE names Redis, which then needs a host', () => {
+    expect(loadConfig(baseEnv).limitsStore).toEqual({ kind: 'memory' });
+    const redis = { ...baseEnv, LIMITS_STORE: 'redis' };
+    expect((thrown(() => loadConfig(redis)) as ConfigError).problems).toEqual([
+      'LIMITS_REDIS_HOST is required when LIMITS_STORE is redis',
+    ]);
+    expect(loadConfig({ ...redis, LIMITS_REDIS_HOST: 'limits.eastus2.redis.azure.net' }).limitsStore).toEqual(
+      {
+        kind: 'redis',
+        host: 'limits.eastus2.redis.azure.net',
+        port: 10000,
+        tls: true,
+        auth: 'entra',
+        failMode: 'open',
+        timeoutMs: 250,
+      },
+    );
+  });
+
+  it('accepts a Redis without authentication only on this machine', () => {
+    const env = { ...baseEnv, LIMITS_STORE: 'redis', LIMITS_REDIS_AUTH: 'none', LIMITS_REDIS_TLS: 'false' };
+    expect(
+      (thrown(() => loadConfig({ ...env, LIMITS_REDIS_HOST: 'limits.redis.azure.net' })) as ConfigError)
+        .problems,
+    ).toEqual(['LIMITS_REDIS_AUTH may be none only for a Redis on 127.0.0.1 or localhost']);
+    expect(
+      loadConfig({ ...env, LIMITS_REDIS_HOST: '127.0.0.1', LIMITS_REDIS_PORT: '6379' }).limitsStore,
+    ).toMatchObject({
+      host: '127.0.0.1',
+      port: 6379,
+      tls: false,
+      auth: 'none',
+    });
+    expect(() =>
+      loadConfig({ ...env, LIMITS_REDIS_HOST: '127.0.0.1', LIMITS_REDIS_FAIL_MODE: 'maybe' }),
+    ).toThrow(/LIMITS_REDIS_FAIL_MODE must be open or closed/);
+  });
+
   it('lists the required settings among all setting names', () => {
     expect(settingNames).toEqual(expect.arrayContaining(requiredSettingNames));
     expect(requiredSettingNames).toContain('AZURE_OPENAI_ENDPOINT');

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { TokenCredential } from '@azure/identity';
-import type { Config } from '../config';
+import type { Config, RedisStoreSettings } from '../config';
 import { ApiError } from '../errors';
 import type { Logger } from '../http';
 import {
@@ -26,19 +26,6 @@ import type { LuaScript, RedisConnection, RedisEvents, RedisTarget } from './red
  * most one timeout per second, and it is tried again: it comes back without a restart.
  */
 
-/** The store's settings (LIMITS_REDIS_*). */
-export interface RedisStoreSettings {
-  host: string;
-  port: number;
-  tls: boolean;
-  /** entra: the app's credential, a token for https://redis.azure.com; none: only for a local Redis. */
-  auth: 'entra' | 'none';
-  /** open: serve with this instance's own limits while the store is away; closed: answer 503. */
-  failMode: 'open' | 'closed';
-  /** Longest wait for the store on one request. */
-  timeoutMs: number;
-}
-
 export interface RedisLimiterOptions {
   limits: Config['limits'];
   store: RedisStoreSettings;
@@ -48,9 +35,9 @@ export interface RedisLimiterOptions {
   fallback: CallerLimiter;
   /** The process log: store outages and recoveries, never per request. */
   log: Pick<Logger, 'warn' | 'info'>;
-  /** Opens the connection; default: node-redis, imported on first use. */
   /** How long a stream slot outlives an instance that stops renewing it. Default STREAM_LEASE_MS. */
   streamLeaseMs?: number;
+  /** Opens the connection; default: node-redis, imported on first use. */
   connect?: (
     target: RedisTarget,
     credential: TokenCredential,
