@@ -9,6 +9,7 @@ import { parseCommandLine, portOption } from './cliStart.js';
 import { startEmulator, type Emulator } from './emulator/index.js';
 import { spawnHost } from './host/index.js';
 import { parseOrigins } from './host/readLocalSettings.js';
+import { acceptEntraLogins, startLocalRedis } from './localRedis.js';
 
 const usage = `Starts the whole stack offline: builds the app, starts the Azure emulator, then runs the app with
 'func start' when Core Tools are on PATH, else with the local host (tools/host).
@@ -20,6 +21,8 @@ Usage: npm run dev -- [options]
   --arm-port <n>        emulator ARM https port (env EMULATOR_ARM_PORT, default: a free port)
   --credential <kind>   managedidentity or azurecli (default: azurecli, as on a laptop)
   --cors <origins>      extra comma-separated CORS origins (the example page's are always allowed)
+  --limits <store>      memory (default) or redis: per-caller limits in a local redis-server (apt-get install
+                        redis-server), which the app logs in to with its Entra token, as in Azure
   --local-host          use the local host even when func is on PATH
   --no-build            serve the existing dist/ as is
   --help                show this text
@@ -41,6 +44,7 @@ interface DevOptions {
   origins: string[];
   preferLocalHost: boolean;
   build: boolean;
+  limits: 'memory' | 'redis';
 }
 
 /** The running app, whichever host serves it. */
@@ -60,6 +64,7 @@ function toOptions(argv: string[]): DevOptions | undefined {
       'arm-port': { type: 'string' },
       credential: { type: 'string', default: 'azurecli' },
       cors: { type: 'string', multiple: true, default: [] },
+      limits: { type: 'string', default: 'memory' },
       'local-host': { type: 'boolean', default: false },
       'no-build': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
@@ -72,6 +77,9 @@ function toOptions(argv: string[]): DevOptions | undefined {
   if (values.credential !== 'managedidentity' && values.credential !== 'azurecli') {
     throw new Error(`--credential must be managedidentity or azurecli, got '${values.credential}'.`);
   }
+  if (values.limits !== 'memory' && values.limits !== 'redis') {
+    throw new Error(`--limits must be memory or redis, got '${values.limits}'.`);
+  }
   const extraOrigins = values.cors.flatMap(parseOrigins);
   return {
     port: portOption(values.port ?? process.env.GATEWAY_PORT, '--port', 7071),
@@ -81,6 +89,7 @@ function toOptions(argv: string[]): DevOptions | undefined {
     origins: [...new Set([...examplePageOrigins, ...extraOrigins])],
     preferLocalHost: values['local-host'],
     build: !values['no-build'],
+    limits: values.limits,
   };
 }
 
@@ -231,7 +240,7 @@ function quoteForShell(value: string): string {
   return `'${value.replaceAll("'", `'\\''`)}'`;
 }
 
-function banner(app: AppProcess, emulator: Emulator): string {
+function banner(app: AppProcess, emulator: Emulator, limits: DevOptions['limits']): string {
   const body = JSON.stringify({
     model: emulator.deployment,
     messages: [{ role: 'user', content: 'Say hello' }],
@@ -247,6 +256,7 @@ function banner(app: AppProcess, emulator: Emulator): string {
     `  API           ${app.apiBaseUrl}`,
     `  Emulator      ${emulator.urls.base} (ARM ${emulator.urls.arm}, admin ${emulator.urls.admin})`,
     `  CORS origins  ${examplePageOrigins.join(', ')} (plus --cors)`,
+    `  Limits        ${limits === 'redis' ? 'shared in a local redis-server (--limits redis)' : "this instance's memory (--limits redis to share them)"}`,
     `  Settings      ${path.relative(repositoryRoot, devFile)} (apiBaseUrl, callerToken, emulator endpoints)`,
     `  Caller token  lasts an hour; ${path.relative(repositoryRoot, devFile)} gets a fresh one every ${callerTokenRefreshMs / 60_000} minutes`,
     '',
@@ -312,6 +322,23 @@ async function main(): Promise<void> {
     process.stdout.write(`Azure emulator on ${emulator.urls.base} (ARM ${emulator.urls.arm}).\n`);
 
     const env = { ...inheritedEnvironment(), ...emulator.appSettings({ credential: options.credential }) };
+    if (options.limits === 'redis') {
+      const redis = await startLocalRedis();
+      cleanups.push(() => redis.close());
+      const logins = acceptEntraLogins(redis, (listener) => emulator.onServiceToken(listener));
+      cleanups.push(() => {
+        logins.stop();
+        return Promise.resolve();
+      });
+      Object.assign(env, {
+        LIMITS_STORE: 'redis',
+        LIMITS_REDIS_HOST: redis.host,
+        LIMITS_REDIS_PORT: String(redis.port),
+        LIMITS_REDIS_TLS: 'false',
+        LIMITS_REDIS_AUTH: 'entra',
+      });
+      process.stdout.write(`Shared limits in redis-server on ${redis.host}:${redis.port}.\n`);
+    }
     const funcPath = options.preferLocalHost ? undefined : await findFunc();
     const app = funcPath
       ? await startWithFunc(funcPath, options, env)
@@ -354,7 +381,7 @@ async function main(): Promise<void> {
       clearInterval(renew);
       return Promise.resolve();
     });
-    process.stdout.write(banner(app, emulator));
+    process.stdout.write(banner(app, emulator, options.limits));
 
     await app.exited;
     if (!session.signalled) {

@@ -204,3 +204,57 @@ export async function startLocalRedis(options: LocalRedisOptions = {}): Promise<
     },
   };
 }
+
+/** A token the emulated Entra issued for an identity (the emulator's IssuedServiceToken). */
+export interface IdentityToken {
+  resource: string;
+  objectId: string;
+  token: string;
+}
+
+/** What a local Redis knows of Entra: the identities it lets in. */
+export interface EntraLogins {
+  /** Every Redis-audience token let in so far, oldest first. */
+  readonly issued: readonly IdentityToken[];
+  /** Lets them all in again (a restarted local Redis forgets its users; Azure keeps its access policies). */
+  restore(): Promise<void>;
+  stop(): void;
+}
+
+const REDIS_RESOURCE = 'https://redis.azure.com';
+
+/**
+ * Stands in for Azure Managed Redis's Entra authentication and its `default` access policy assignment: each
+ * token for https://redis.azure.com that the emulator issues becomes an ACL password of the user named by the
+ * identity's object id, allowed the limits keys only. Azure validates the token itself; a local redis-server
+ * can only be told which tokens to accept.
+ */
+export function acceptEntraLogins(
+  redis: LocalRedis,
+  onServiceToken: (listener: (token: IdentityToken) => Promise<void>) => () => void,
+): EntraLogins {
+  const issued: IdentityToken[] = [];
+  const allow = async (token: IdentityToken): Promise<void> => {
+    await redis.command(
+      'ACL',
+      'SETUSER',
+      token.objectId,
+      'on',
+      `>${token.token}`,
+      '~gateway:limits:*',
+      '+@all',
+    );
+  };
+  const stop = onServiceToken(async (token) => {
+    if (token.resource.replace(/\/+$/, '') !== REDIS_RESOURCE) return;
+    issued.push(token);
+    await allow(token);
+  });
+  return {
+    issued,
+    restore: async () => {
+      for (const token of issued) await allow(token);
+    },
+    stop,
+  };
+}

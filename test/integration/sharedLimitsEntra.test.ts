@@ -3,8 +3,13 @@ import { ManagedIdentityCredential } from '@azure/identity';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CallerLimiter } from '../../src/lib/caller/callerLimits';
 import { createRedisLimiter } from '../../src/lib/caller/redisLimiter';
-import { startEmulator, type Emulator, type IssuedServiceToken } from '../../tools/emulator/index';
-import { startLocalRedis, type LocalRedis } from '../../tools/localRedis';
+import { startEmulator, type Emulator } from '../../tools/emulator/index';
+import {
+  acceptEntraLogins,
+  startLocalRedis,
+  type EntraLogins,
+  type LocalRedis,
+} from '../../tools/localRedis';
 
 // The Entra path end to end: the limiter's Redis client gets a token for https://redis.azure.com from the app's
 // managed identity (the emulator's identity endpoint) and sends it as the password of the user named by the
@@ -24,7 +29,7 @@ const saved = { endpoint: process.env.IDENTITY_ENDPOINT, header: process.env.IDE
 let emulator: Emulator;
 let redis: LocalRedis;
 let limiter: CallerLimiter;
-const issued: IssuedServiceToken[] = [];
+let logins: EntraLogins;
 const logs: string[] = [];
 
 beforeAll(async () => {
@@ -35,19 +40,7 @@ beforeAll(async () => {
   process.env.IDENTITY_ENDPOINT = emulator.urls.identity;
   process.env.IDENTITY_HEADER = emulator.identityHeader;
   // NOTE: the default user keeps working for the test's own commands; the limiter must log in as the identity.
-  emulator.onServiceToken(async (token) => {
-    if (token.resource !== 'https://redis.azure.com') return;
-    issued.push(token);
-    await redis.command(
-      'ACL',
-      'SETUSER',
-      token.objectId,
-      'on',
-      `>${token.token}`,
-      '~gateway:limits:*',
-      '+@all',
-    );
-  });
+  logins = acceptEntraLogins(redis, (listener) => emulator.onServiceToken(listener));
   limiter = createRedisLimiter({
     limits,
     store: {
@@ -108,21 +101,21 @@ describe('the shared limits store with Microsoft Entra authentication', () => {
   it("logs in as the app identity's object id with its Redis-audience token", async () => {
     await limiter.admit(randomUUID());
 
-    expect(issued.length).toBeGreaterThanOrEqual(1);
-    expect(issued[0]?.objectId).toBe(objectId());
+    expect(logins.issued.length).toBeGreaterThanOrEqual(1);
+    expect(logins.issued[0]?.objectId).toBe(objectId());
     expect(await identityConnections()).toHaveLength(1);
-    expect(logs.join('\n')).not.toContain(issued[0]?.token ?? 'no token');
+    expect(logs.join('\n')).not.toContain(logins.issued[0]?.token ?? 'no token');
   });
 
   it('renews the token before it expires and re-authenticates the open connection without dropping it', async () => {
     await limiter.admit(randomUUID());
     const [connection] = await identityConnections();
-    const before = { tokens: issued.length, auth: await authStats() };
+    const before = { tokens: logins.issued.length, auth: await authStats() };
 
     const deadline = Date.now() + TOKEN_LIFETIME_SECONDS * 2_000;
     while ((await authStats()).calls === before.auth.calls && Date.now() < deadline) await sleep(200);
 
-    expect(issued.length).toBeGreaterThan(before.tokens);
+    expect(logins.issued.length).toBeGreaterThan(before.tokens);
     expect(await authStats()).toMatchObject({ failed: 0, rejected: 0 });
     expect((await authStats()).calls).toBeGreaterThan(before.auth.calls);
     expect(await identityConnections()).toEqual([connection]);
@@ -131,7 +124,7 @@ describe('the shared limits store with Microsoft Entra authentication', () => {
   });
 
   it('reconnects with the current token once the first one is revoked and the connection is cut', async () => {
-    const first = issued[0]?.token ?? '';
+    const first = logins.issued[0]?.token ?? '';
     await redis.command('ACL', 'SETUSER', objectId(), `<${first}`);
     await redis.command('CLIENT', 'KILL', 'USER', objectId());
 

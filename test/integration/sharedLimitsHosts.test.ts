@@ -1,8 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmulator, type Emulator, type IssuedServiceToken } from '../../tools/emulator/index';
+import { startEmulator, type Emulator } from '../../tools/emulator/index';
 import { spawnHost, type SpawnedHost } from '../../tools/host/index';
-import { startLocalRedis, type LocalRedis } from '../../tools/localRedis';
+import {
+  acceptEntraLogins,
+  startLocalRedis,
+  type EntraLogins,
+  type LocalRedis,
+} from '../../tools/localRedis';
 import { errorOf, hello } from './http';
 
 /**
@@ -20,32 +25,16 @@ let emulator: Emulator;
 let redis: LocalRedis;
 let a: SpawnedHost;
 let b: SpawnedHost;
-const issued: IssuedServiceToken[] = [];
+let logins: EntraLogins;
 /** What afterAll stops, in order: hosts first, then what they use. */
 const running: { close(): Promise<void> }[][] = [[], []];
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function allowIdentity(token: IssuedServiceToken): Promise<void> {
-  await redis.command(
-    'ACL',
-    'SETUSER',
-    token.objectId,
-    'on',
-    `>${token.token}`,
-    '~gateway:limits:*',
-    '+@all',
-  );
-}
-
 beforeAll(async () => {
   [emulator, redis] = await Promise.all([startEmulator(), startLocalRedis()]);
   running[1]?.push(emulator, redis);
-  emulator.onServiceToken(async (token) => {
-    if (token.resource !== 'https://redis.azure.com') return;
-    issued.push(token);
-    await allowIdentity(token);
-  });
+  logins = acceptEntraLogins(redis, (listener) => emulator.onServiceToken(listener));
   const settings = {
     ...emulator.appSettings(),
     LIMIT_REQUESTS_PER_MINUTE: String(REQUESTS_PER_MINUTE),
@@ -84,11 +73,11 @@ describe('two instances sharing one Redis', () => {
   it('logs in to Redis as the app identity, never with a key', async () => {
     const response = await call(a, await newCaller(), '/models');
     expect(response.status).toBe(200);
-    expect(issued.length).toBeGreaterThanOrEqual(1);
+    expect(logins.issued.length).toBeGreaterThanOrEqual(1);
     const users = String(await redis.command('CLIENT', 'LIST'));
-    expect(users).toContain(` user=${issued[0]?.objectId ?? 'none'} `);
+    expect(users).toContain(` user=${logins.issued[0]?.objectId ?? 'none'} `);
     expect(a.logs()).toContain(`limits: shared in Redis at ${redis.host}:${redis.port} (fail mode closed)`);
-    for (const host of [a, b]) expect(host.logs()).not.toContain(issued[0]?.token ?? 'none');
+    for (const host of [a, b]) expect(host.logs()).not.toContain(logins.issued[0]?.token ?? 'none');
   });
 
   it("holds a caller's requests per minute across both instances", async () => {
@@ -168,7 +157,7 @@ describe('two instances sharing one Redis', () => {
     } finally {
       await redis.start();
       // NOTE: a restarted local Redis forgets its users; Azure keeps the access policy assignment.
-      for (const issuedToken of issued) await allowIdentity(issuedToken);
+      await logins.restore();
     }
 
     for (const host of [a, b]) {
