@@ -1,8 +1,7 @@
 import { createAuthenticator } from '../src/lib/caller/callerAuth';
-import { createCallerLimiter } from '../src/lib/caller/callerLimits';
 import { appServiceAuthEnabled, loadConfig } from '../src/lib/config';
 import { chooseCredential, createCredential, describeCredential } from '../src/lib/credential';
-import { createGateway } from '../src/lib/gateway';
+import { createGateway, createLimiter } from '../src/lib/gateway';
 import type { GatewayRequest, Logger } from '../src/lib/http';
 import { createOpenAIClient } from '../src/lib/upstream/openaiClient';
 import { runPool, type Batch, type ChatLoad } from './load';
@@ -11,7 +10,7 @@ import { runPool, type Batch, type ChatLoad } from './load';
  * The gateway's own chat handler called in this process, with no Functions host, library proxy or socket in
  * front of it: what the app itself adds on top of the Azure OpenAI call it makes, separated from what hosting
  * adds. The handler is wired from src/ as buildGateway wires it, with the same settings the deployed app
- * gets; only its log lines (and the model catalog, never called here) are left out.
+ * gets (LIMITS_STORE included); only its log lines (and the model catalog, never called here) are left out.
  */
 
 const silent: Logger = { info: () => undefined, warn: () => undefined, error: () => undefined };
@@ -20,13 +19,14 @@ export function inProcessGateway(env: Record<string, string>, callerToken: strin
   const config = loadConfig(env);
   const choice = chooseCredential(config.credential, env);
   const credential = createCredential(choice);
+  const limiter = createLimiter(config, credential, silent);
   const unused = () => Promise.reject(new Error('The model catalog is not part of this measurement.'));
   const gateway = createGateway({
     config,
     openai: createOpenAIClient(config, credential),
     catalog: { deployments: unused, region: unused },
     authenticate: createAuthenticator(config.auth, appServiceAuthEnabled(env)),
-    limiter: createCallerLimiter(config.limits),
+    limiter,
     credentialDescription: describeCredential(choice),
     lateLog: silent,
   });
@@ -103,5 +103,8 @@ export function inProcessGateway(env: Record<string, string>, callerToken: strin
     }
   };
 
-  return { chat, streamFirstByte, openStream };
+  /** Closes the limits store's connection (LIMITS_STORE=redis). */
+  const close = () => limiter.close();
+
+  return { chat, streamFirstByte, openStream, close };
 }

@@ -26,6 +26,7 @@ import {
 import { renderReport, updateDocs, type Results } from './report';
 import type { BenchSection, ReportRow } from './section';
 import { added, compare, requireNoErrors, streamRequests, type Stage } from './stage';
+import { limiterCost } from './limiterCost';
 import { workerSide } from './workerSide';
 import { median, round } from './stats';
 import {
@@ -59,7 +60,7 @@ const UNTHROTTLED_CALLER = {
 const UNLIMITED_UPSTREAM = { tokensPerMinute: 2_000_000_000, requestsPer10Seconds: 2_000_000_000 };
 
 /** Measurements with their own file, run in this order after the local-host ones (see bench/section.ts). */
-const sections: BenchSection[] = [workerSide];
+const sections: BenchSection[] = [workerSide, limiterCost];
 
 const startedAt = performance.now();
 const log = (line: string): void => {

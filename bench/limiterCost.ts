@@ -1,0 +1,168 @@
+import type { TokenCredential } from '@azure/identity';
+import { loadConfig } from '../src/lib/config';
+import { createLimiter } from '../src/lib/gateway';
+import type { Logger } from '../src/lib/http';
+import { startLocalRedis, type LocalRedis } from '../tools/localRedis';
+import { inProcessGateway } from './inProcess';
+import type { ChatLoad, PathSummary } from './load';
+import type { BenchSection } from './section';
+import { added, compare, requireNoErrors, type Stage } from './stage';
+import { percentile, round } from './stats';
+
+/**
+ * What the shared limits store costs a request: the same chat handler in this process with its limits in
+ * memory and in a redis-server on loopback (LIMITS_STORE=redis), alternating rounds; and the limiter call a
+ * request waits for (reserve) timed alone against each store. In Azure the store is a network hop away in
+ * the same region, so the Redis figures here are a floor, not a forecast.
+ */
+
+const silent: Logger = { info: () => undefined, warn: () => undefined, error: () => undefined };
+const noCredential: TokenCredential = {
+  getToken: () => Promise.reject(new Error('a loopback Redis without authentication needs no token')),
+};
+/** Tokens reserved and then settled per request, about what a short chat uses. */
+const RESERVED_TOKENS = 300;
+const USED_TOKENS = 120;
+const CALLERS = 16;
+
+export interface LimiterCostResults {
+  /** Chat handler with Redis minus with memory, at the run's concurrency. */
+  p50_ms: number;
+  p99_ms: number;
+  throughput_ratio: number;
+  concurrency: number;
+  memory: PathSummary;
+  redis: PathSummary;
+  /** One reserve() at a time against each store: what a request waits for. */
+  reserve: {
+    calls: number;
+    memory_p50_ms: number;
+    memory_p99_ms: number;
+    redis_p50_ms: number;
+    redis_p99_ms: number;
+  };
+}
+
+function storeEnv(stage: Stage, redis: LocalRedis | undefined): Record<string, string> {
+  if (!redis) return { ...stage.hostEnv, LIMITS_STORE: 'memory' };
+  return {
+    ...stage.hostEnv,
+    LIMITS_STORE: 'redis',
+    LIMITS_REDIS_HOST: redis.host,
+    LIMITS_REDIS_PORT: String(redis.port),
+    LIMITS_REDIS_TLS: 'false',
+    LIMITS_REDIS_AUTH: 'none',
+    LIMITS_REDIS_FAIL_MODE: 'closed',
+  };
+}
+
+/** Milliseconds per reserve(), one call at a time; each reservation is settled as a finished request would be. */
+async function timeReserve(env: Record<string, string>, calls: number): Promise<number[]> {
+  const limiter = createLimiter(loadConfig(env), noCredential, silent);
+  try {
+    const timings: number[] = [];
+    for (let index = 0; index < calls + 50; index++) {
+      const started = performance.now();
+      const reservation = await limiter.reserve(`bench-caller-${index % CALLERS}`, RESERVED_TOKENS);
+      const elapsed = performance.now() - started;
+      reservation.settle(USED_TOKENS);
+      // NOTE: the first 50 warm up the connection and the script cache.
+      if (index >= 50) timings.push(elapsed);
+    }
+    return timings;
+  } finally {
+    await limiter.close();
+  }
+}
+
+async function measure(stage: Stage, redis: LocalRedis): Promise<LimiterCostResults> {
+  const { options } = stage;
+  const load: ChatLoad = { model: stage.emulator.deployment, maxTokens: options.maxTokens };
+  const memoryHandler = inProcessGateway(storeEnv(stage, undefined), stage.callerToken);
+  const redisHandler = inProcessGateway(storeEnv(stage, redis), stage.callerToken);
+  try {
+    stage.log('limiter: warming up both stores');
+    await stage.openUpstream();
+    requireNoErrors(
+      'memory warm-up',
+      await memoryHandler.chat(load, options.warmupRequests, options.concurrency),
+    );
+    requireNoErrors(
+      'redis warm-up',
+      await redisHandler.chat(load, options.warmupRequests, options.concurrency),
+    );
+    stage.log(`limiter: ${options.requests} chat requests per store at concurrency ${options.concurrency}`);
+    const paths = await compare(
+      stage,
+      {
+        direct: (count, concurrency, offset) => memoryHandler.chat(load, count, concurrency, offset),
+        gateway: (count, concurrency, offset) => redisHandler.chat(load, count, concurrency, offset),
+      },
+      options.requests,
+      options.concurrency,
+      options.rounds,
+    );
+    const comparison = added(paths);
+    const calls = options.requests;
+    stage.log(`limiter: ${calls} reserve() calls per store, one at a time`);
+    const memoryReserve = await timeReserve(storeEnv(stage, undefined), calls);
+    const redisReserve = await timeReserve(storeEnv(stage, redis), calls);
+    return {
+      p50_ms: comparison.p50_ms,
+      p99_ms: comparison.p99_ms,
+      throughput_ratio: comparison.throughput_ratio,
+      concurrency: options.concurrency,
+      memory: paths.direct,
+      redis: paths.gateway,
+      reserve: {
+        calls,
+        memory_p50_ms: round(percentile(memoryReserve, 50), 3),
+        memory_p99_ms: round(percentile(memoryReserve, 99), 3),
+        redis_p50_ms: round(percentile(redisReserve, 50), 3),
+        redis_p99_ms: round(percentile(redisReserve, 99), 3),
+      },
+    };
+  } finally {
+    await Promise.all([memoryHandler.close(), redisHandler.close()]);
+  }
+}
+
+export const limiterCost: BenchSection = {
+  key: 'limiter',
+  async run(stage) {
+    stage.log('limiter: starting redis-server on loopback');
+    const redis = await startLocalRedis();
+    let results: LimiterCostResults;
+    try {
+      results = await measure(stage, redis);
+    } finally {
+      await redis.close();
+    }
+    const { memory, redis: shared, reserve } = results;
+    return {
+      results,
+      rows: [
+        {
+          measure: `shared limits (Redis on loopback) over memory: added p50 / p99 at concurrency ${results.concurrency}`,
+          target: '≤ 1 ms / ≤ 5 ms',
+          measured: `${results.p50_ms} ms / ${results.p99_ms} ms`,
+          met: results.p50_ms <= 1 && results.p99_ms <= 5,
+        },
+        {
+          measure: 'shared limits: throughput / memory limits',
+          target: '≥ 0.9',
+          measured: `${results.throughput_ratio} (${shared.rps} / ${memory.rps} req/s)`,
+          met: results.throughput_ratio >= 0.9,
+        },
+        {
+          measure: 'limiter reserve(), one at a time: memory vs Redis p50 / p99',
+          target: '(informational)',
+          measured: `${reserve.memory_p50_ms} / ${reserve.memory_p99_ms} ms vs ${reserve.redis_p50_ms} / ${reserve.redis_p99_ms} ms`,
+        },
+      ],
+      details: [
+        `Shared limits (chat handler in this process, ${memory.requests} requests per store at concurrency ${results.concurrency}): memory p50 ${memory.p50_ms} / p99 ${memory.p99_ms} ms, ${memory.rps} req/s; Redis p50 ${shared.p50_ms} / p99 ${shared.p99_ms} ms, ${shared.rps} req/s. Limiter alone: ${reserve.calls} reserve() calls per store.`,
+      ],
+    };
+  },
+};
