@@ -38,7 +38,7 @@ param identityType string = 'UserAssigned'
 ])
 param instanceMemoryMB int = 2048
 
-@description('Most instances the app scales out to. Caller limits are per instance, so this also bounds the total rate.')
+@description('Most instances the app scales out to. Caller limits are per instance unless sharedCallerLimits is true, so this also bounds the total rate.')
 @minValue(1)
 @maxValue(1000)
 param maximumInstanceCount int = 100
@@ -153,8 +153,14 @@ param authRequiredRole string = ''
 param corsAllowedOrigins string[] = []
 
 // ---------------------------------------------------------------------------------------------------
-// Per-caller limits (per instance)
+// Per-caller limits (per instance, or shared with sharedCallerLimits)
 // ---------------------------------------------------------------------------------------------------
+
+@description('Count the per-caller limits in Azure Managed Redis shared by every instance (LIMITS_STORE=redis), reached with the app\'s managed identity and no access key; false counts them in each instance\'s memory and creates no Redis.')
+param sharedCallerLimits bool = false
+
+@description('SKU of the Azure Managed Redis cluster created when sharedCallerLimits is true; Balanced_B0, the smallest Balanced size, is ample for counters that expire within minutes.')
+param limitsStoreSkuName string = 'Balanced_B0'
 
 @description('Requests per minute per caller (LIMIT_REQUESTS_PER_MINUTE); 0 for no limit.')
 @minValue(0)
@@ -274,6 +280,16 @@ module openAi 'modules/openAi.bicep' = if (!useExistingOpenAi) {
   }
 }
 
+module limitsStore 'modules/limitsStore.bicep' = if (sharedCallerLimits) {
+  name: 'limits-store-${resourceToken}'
+  params: {
+    location: location
+    tags: allTags
+    name: 'redis-${resourceToken}'
+    skuName: limitsStoreSkuName
+  }
+}
+
 resource existingOpenAi 'Microsoft.CognitiveServices/accounts@2026-07-01' existing = if (useExistingOpenAi) {
   scope: resourceGroup(openAiResourceGroupName)
   name: existingOpenAiAccountName
@@ -326,7 +342,18 @@ var gatewaySettings = union(
   },
   userAssigned ? { AZURE_CLIENT_ID: identityClientId } : {},
   empty(apiClientId) ? {} : { AUTH_CLIENT_ID: apiClientId, AUTH_APP_ID_URI: apiAppIdUri },
-  empty(authRequiredRole) ? {} : { AUTH_REQUIRED_ROLE: authRequiredRole }
+  empty(authRequiredRole) ? {} : { AUTH_REQUIRED_ROLE: authRequiredRole },
+  // NOTE: TLS and Entra authentication are the app's defaults too; stated here so that the store is never reached
+  // any other way. The Redis user is the identity's object id, which the token carries.
+  sharedCallerLimits
+    ? {
+        LIMITS_STORE: 'redis'
+        LIMITS_REDIS_HOST: limitsStore!.outputs.hostName
+        LIMITS_REDIS_PORT: string(limitsStore!.outputs.port)
+        LIMITS_REDIS_TLS: 'true'
+        LIMITS_REDIS_AUTH: 'entra'
+      }
+    : {}
 )
 
 module functionApp 'modules/functionApp.bicep' = {
@@ -390,6 +417,23 @@ module openAiAccessSystemAssigned 'modules/openAiAccess.bicep' = if (!userAssign
     appPrincipalId: functionApp.outputs.systemAssignedPrincipalId
     developerPrincipalId: developerPrincipalId
     developerPrincipalType: developerPrincipalType
+  }
+}
+
+// NOTE: clusterName comes from the module output, so the access policy waits for the database to exist.
+module limitsStoreAccessUserAssigned 'modules/limitsStoreAccess.bicep' = if (sharedCallerLimits && userAssigned) {
+  name: 'limits-store-access-${resourceToken}'
+  params: {
+    clusterName: limitsStore!.outputs.name
+    appPrincipalId: identity!.properties.principalId
+  }
+}
+
+module limitsStoreAccessSystemAssigned 'modules/limitsStoreAccess.bicep' = if (sharedCallerLimits && !userAssigned) {
+  name: 'limits-store-access-system-${resourceToken}'
+  params: {
+    clusterName: limitsStore!.outputs.name
+    appPrincipalId: functionApp.outputs.systemAssignedPrincipalId
   }
 }
 

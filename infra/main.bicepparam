@@ -25,3 +25,6 @@ param openAiModelVersion = ''
 param openAiDeploymentSkuName = 'GlobalStandard'
 param openAiDeploymentCapacity = 50
 param grantModelCatalogRead = false
+
+// true counts the per-caller limits in Azure Managed Redis shared by every instance (billed while it exists).
+param sharedCallerLimits = false

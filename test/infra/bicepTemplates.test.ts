@@ -71,6 +71,7 @@ const DEPLOYMENT_TIME_SAMPLES: Partial<Record<string, string>> = {
   AZURE_OPENAI_ENDPOINT: 'https://oai-sample.openai.azure.com/',
   AZURE_CLIENT_ID: '22222222-2222-2222-2222-222222222222',
   AZURE_LOCATION: 'swedencentral',
+  LIMITS_REDIS_HOST: 'redis-sample.swedencentral.redis.azure.net',
 };
 
 type ParamValue = string | number | boolean | readonly string[];
@@ -111,6 +112,18 @@ const scenarios = {
       limitTokensPerMinute: 20000,
       limitMaxTokens: 1024,
       limitConcurrentStreams: 2,
+    },
+  },
+  sharedLimits: {
+    params: { environmentName: 'scale', authClientId: API_CLIENT_ID, sharedCallerLimits: true },
+  },
+  sharedLimitsSystemAssigned: {
+    params: {
+      environmentName: 'scale',
+      identityType: 'SystemAssigned',
+      authClientId: API_CLIENT_ID,
+      sharedCallerLimits: true,
+      limitsStoreSkuName: 'Balanced_B1',
     },
   },
   anonymousConfirmed: {
@@ -545,6 +558,8 @@ describe('the Bicep templates', () => {
     expect(defaultOf('allowAnonymousCallers')).toBe(false);
     expect(defaultOf('corsAllowedOrigins')).toEqual([]);
     expect(defaultOf('grantModelCatalogRead')).toBe(false);
+    expect(defaults.limitsStore).toEqual({ kind: 'memory' });
+    expect(defaultOf('sharedCallerLimits')).toBe(false);
   });
 });
 
@@ -862,6 +877,143 @@ describe('a deployment against an existing account in another resource group', (
       concurrentStreams: 2,
       expectedCompletionTokens: 256,
     });
+  });
+});
+
+describe('shared caller limits (sharedCallerLimits)', () => {
+  const REDIS_API = '2025-07-01';
+
+  function clusterOf(snapshot: Snapshot): JsonObject {
+    return onlyResourceOfType(snapshot.predictedResources, 'Microsoft.Cache/redisEnterprise');
+  }
+
+  function accessAssignments(snapshot: Snapshot): JsonObject[] {
+    return resourcesOfType(
+      snapshot.predictedResources,
+      'Microsoft.Cache/redisEnterprise/databases/accessPolicyAssignments',
+    );
+  }
+
+  it("creates no Redis and keeps the limits in each instance's memory when it is off", () => {
+    const sharing = new Set<ScenarioName>(['sharedLimits', 'sharedLimitsSystemAssigned']);
+    const off = [...snapshots].filter(([name, result]) => result.ok && !sharing.has(name));
+    expect(off.map(([name]) => name)).toContain('typical');
+    for (const [name, result] of off) {
+      if (!result.ok) continue;
+      const redis = result.snapshot.predictedResources.filter((resource) =>
+        String(resource.type).toLowerCase().startsWith('microsoft.cache/'),
+      );
+      expect(redis, name).toEqual([]);
+      const settings = appSettingsOf(siteOf(result.snapshot));
+      expect(
+        [...settings.keys()].filter((setting) => setting.startsWith('LIMITS_')),
+        name,
+      ).toEqual([]);
+      expect(loadConfig(gatewayEnv(settings)).limitsStore, name).toEqual({ kind: 'memory' });
+    }
+  });
+
+  it('creates one Azure Managed Redis cluster with TLS 1.2, a replica and the smallest Balanced SKU', () => {
+    const cluster = clusterOf(snapshotOf('sharedLimits'));
+    expect(cluster.apiVersion).toBe(REDIS_API);
+    expect(cluster.location).toBe(LOCATION);
+    expect(get(cluster, 'sku.name')).toBe('Balanced_B0');
+    expect(get(cluster, 'properties.minimumTlsVersion')).toBe('1.2');
+    // NOTE: required from API version 2025-07-01 on; the app has no virtual network to reach a private endpoint.
+    expect(get(cluster, 'properties.publicNetworkAccess')).toBe('Enabled');
+    expect(get(cluster, 'properties.highAvailability')).toBe('Enabled');
+    expect(get(clusterOf(snapshotOf('sharedLimitsSystemAssigned')), 'sku.name')).toBe('Balanced_B1');
+  });
+
+  it('serves one TLS-only database named default on port 10000 that refuses access keys', () => {
+    const snapshot = snapshotOf('sharedLimits');
+    const clusterId = asString(clusterOf(snapshot).id, 'cluster id');
+    const database = onlyResourceOfType(
+      snapshot.predictedResources,
+      'Microsoft.Cache/redisEnterprise/databases',
+    );
+    expect(database.id).toBe(`${clusterId}/databases/default`);
+    expect(database.apiVersion).toBe(REDIS_API);
+    expect(get(database, 'properties')).toEqual({
+      clientProtocol: 'Encrypted',
+      port: 10000,
+      accessKeysAuthentication: 'Disabled',
+      // NOTE: the app's client is not cluster-aware; the Enterprise policy's proxy serves it.
+      clusteringPolicy: 'EnterpriseCluster',
+      evictionPolicy: 'NoEviction',
+    });
+  });
+
+  it("gives the app's user-assigned identity, and no one else, the default access policy on that database", () => {
+    const snapshot = snapshotOf('sharedLimits');
+    const identity = onlyResourceOfType(
+      snapshot.predictedResources,
+      'Microsoft.ManagedIdentity/userAssignedIdentities',
+    );
+    const principal = `[reference('${asString(identity.id, 'identity id')}', '2024-11-30').principalId]`;
+    const assignments = accessAssignments(snapshot);
+    expect(assignments).toHaveLength(1);
+    const [assignment] = assignments;
+    expect(assignment?.apiVersion).toBe(REDIS_API);
+    expect(get(assignment, 'properties')).toEqual({
+      accessPolicyName: 'default',
+      user: { objectId: principal },
+    });
+    const cluster = clusterOf(snapshot);
+    expect(String(assignment?.name)).toContain(`'${asString(cluster.name, 'cluster name')}', 'default'`);
+  });
+
+  it("gives a system-assigned identity the same access, by the site's own principal id", () => {
+    const snapshot = snapshotOf('sharedLimitsSystemAssigned');
+    const site = siteOf(snapshot);
+    const assignments = accessAssignments(snapshot);
+    expect(assignments).toHaveLength(1);
+    expect(get(assignments[0], 'properties.accessPolicyName')).toBe('default');
+    const objectId = asString(get(assignments[0], 'properties.user.objectId'), 'objectId');
+    expect(objectId).toContain(`'${asString(site.id, 'site id')}'`);
+    expect(objectId).toMatch(/\.principalId\]$/);
+  });
+
+  it('points the app at the cluster with settings the app knows and accepts', () => {
+    for (const name of ['sharedLimits', 'sharedLimitsSystemAssigned'] as const) {
+      const snapshot = snapshotOf(name);
+      const settings = appSettingsOf(siteOf(snapshot));
+      const known = new Set<string>(settingNames);
+      expect(
+        [...settings.keys()].filter((setting) => !PLATFORM_SETTINGS.has(setting) && !known.has(setting)),
+        name,
+      ).toEqual([]);
+      const clusterId = asString(clusterOf(snapshot).id, 'cluster id');
+      expect(settings.get('LIMITS_STORE'), name).toBe('redis');
+      expect(settings.get('LIMITS_REDIS_HOST'), name).toBe(
+        `[reference('${clusterId}', '${REDIS_API}').hostName]`,
+      );
+      const database = onlyResourceOfType(
+        snapshot.predictedResources,
+        'Microsoft.Cache/redisEnterprise/databases',
+      );
+      expect(settings.get('LIMITS_REDIS_PORT'), name).toBe(String(get(database, 'properties.port')));
+      expect(loadConfig(gatewayEnv(settings)).limitsStore, name).toEqual({
+        kind: 'redis',
+        host: DEPLOYMENT_TIME_SAMPLES.LIMITS_REDIS_HOST,
+        port: 10000,
+        tls: true,
+        auth: 'entra',
+        failMode: 'open',
+        timeoutMs: 250,
+      });
+    }
+  });
+
+  it('never creates a Redis database that accepts access keys or plaintext, in any template', () => {
+    const databases = resourcesOfType(allResources(main()), 'Microsoft.Cache/redisEnterprise/databases');
+    expect(databases).toHaveLength(1);
+    for (const database of databases) {
+      expect(get(database, 'properties.accessKeysAuthentication')).toBe('Disabled');
+      expect(get(database, 'properties.clientProtocol')).toBe('Encrypted');
+    }
+    const clusters = resourcesOfType(allResources(main()), 'Microsoft.Cache/redisEnterprise');
+    expect(clusters.map((cluster) => get(cluster, 'properties.minimumTlsVersion'))).toEqual(['1.2']);
   });
 });
 
