@@ -2,6 +2,8 @@
 //
 //   dist/index.js  the entry point: every function and what they need on their first request
 //   dist/arm.js    the Azure Resource Manager SDK, read only when a model listing first needs it
+//   dist/telemetry.js  OpenTelemetry and the Azure Monitor exporter, read only when telemetry is configured
+//   dist/redis.js  the Redis client of the shared limits, read only when LIMITS_STORE is redis
 //
 // Source maps go to .cache/sourcemaps/, never into dist/: func's .funcignore matching accepts every file under
 // a re-included folder (a `!dist/**` line beats any later exclusion), so a map in dist/ would ship.
@@ -40,6 +42,18 @@ const telemetryAsChunk = {
   },
 };
 
+// NOTE: and for the Redis client (node-redis, @redis/entraid): loaded only when LIMITS_STORE is redis.
+const REDIS_CHUNK = './redis.js';
+const redisAsChunk = {
+  name: 'redis-as-chunk',
+  setup(pluginBuild) {
+    pluginBuild.onResolve({ filter: /^\.\/redisDriver$/ }, () => ({
+      path: REDIS_CHUNK,
+      external: true,
+    }));
+  },
+};
+
 const armAsChunk = {
   name: 'arm-sdk-as-chunk',
   setup(pluginBuild) {
@@ -66,7 +80,12 @@ const common = {
 };
 
 const results = await Promise.all([
-  build({ ...common, entryPoints: { index: 'src/index.ts' }, plugins: [armAsChunk, telemetryAsChunk] }),
+  build({
+    ...common,
+    entryPoints: { index: 'src/index.ts' },
+    plugins: [armAsChunk, telemetryAsChunk, redisAsChunk],
+  }),
+  build({ ...common, entryPoints: { redis: 'src/lib/caller/redisDriver.ts' } }),
   build({ ...common, entryPoints: { telemetry: 'src/lib/telemetry/azureMonitor.ts' } }),
   build({ ...common, entryPoints: { arm: '@azure/arm-cognitiveservices' } }),
 ]);

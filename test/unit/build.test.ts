@@ -73,7 +73,20 @@ describe('the build', () => {
     expect(stdout).toBe('function');
   });
 
-  it('loads the entry point and registers every function without the ARM SDK or telemetry chunk present', async () => {
+  it('keeps the Redis client of the shared limits out of the entry point, in its own chunk', async () => {
+    const entry = await readFile(path.join(distDir, 'index.js'), 'utf8');
+    // NOTE: a string only node-redis's own code contains (the command that names a client connection).
+    expect(entry).not.toContain('CLIENT","SETNAME');
+    expect(await readFile(path.join(distDir, 'redis.js'), 'utf8')).toContain('CLIENT","SETNAME');
+    const script = `import(process.argv[1]).then((m) => process.stdout.write(typeof m.connectRedis))`;
+    const { stdout } = await runProcess(process.execPath, ['-e', script, path.join(distDir, 'redis.js')], {
+      cwd: workDir,
+      timeoutMs: 30_000,
+    });
+    expect(stdout).toBe('function');
+  });
+
+  it('loads the entry point and registers every function without the ARM SDK, telemetry or Redis chunk present', async () => {
     const alone = path.join(workDir, 'entry-only');
     await mkdir(alone);
     await copyFile(path.join(distDir, 'index.js'), path.join(alone, 'index.js'));

@@ -59,6 +59,29 @@ export async function reserveTokens(
   };
 }
 
+/** What admitting one generation holds: its token reservation and, when streamed, a stream slot. */
+export interface Admission {
+  charge: TokenCharge;
+  /** Frees the stream slot (idempotent); absent when the request does not stream. */
+  releaseStream: (() => void) | undefined;
+}
+
+/** Takes a stream slot when the request streams, then reserves its tokens; on a refusal nothing stays held. */
+export async function admitGeneration(
+  limiter: CallerLimiter,
+  callerKey: string,
+  estimate: TokenEstimate,
+  stream: boolean,
+): Promise<Admission> {
+  const releaseStream = stream ? await limiter.openStream(callerKey) : undefined;
+  try {
+    return { charge: await reserveTokens(limiter, callerKey, estimate), releaseStream };
+  } catch (error) {
+    releaseStream?.();
+    throw error;
+  }
+}
+
 /**
  * Prompt estimate as Azure does it: about four characters a token, plus a little per message. `extras` are
  * the other parts of the request the model reads (tool definitions, a response schema).

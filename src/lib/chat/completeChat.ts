@@ -5,8 +5,8 @@ import type {
 } from 'openai/resources/chat/completions';
 import type { CallerLimiter } from '../caller/callerLimits';
 import {
+  admitGeneration,
   estimatePromptTokens,
-  reserveTokens,
   settleStream,
   tokensForCharacters,
   type TokenCharge,
@@ -15,6 +15,7 @@ import type { ChatRequest } from './chatRequest';
 import type { Config } from '../config';
 import { ApiError } from '../errors';
 import { jsonResponse, type GatewayResponse } from '../http';
+import { deploymentResolver } from '../upstream/deployments';
 import { upstreamAttempts, upstreamDeadline } from '../upstream/openaiClient';
 import { relaySse, SSE_HEADERS, type RelayOutcome } from '../upstream/sseRelay';
 import { toApiError } from '../upstream/upstreamError';
@@ -58,28 +59,19 @@ export type CompleteChat = (
 ) => Promise<ChatResult>;
 
 export function makeCompleteChat({ config, client, limiter }: ChatDeps): CompleteChat {
-  const allowed = new Set(config.openai.allowedDeployments);
+  const resolveDeployment = deploymentResolver(config.openai);
 
   return async (request, callerKey, summary) => {
-    const deployment = request.model ?? config.openai.deployment;
-    summary.deployment = deployment;
     summary.streamed = request.stream === true;
-    if (!allowed.has(deployment)) {
-      throw new ApiError(
-        404,
-        'model_not_found',
-        `The model "${deployment}" does not exist or is not available through this API.`,
-        {
-          param: 'model',
-        },
-      );
-    }
+    // NOTE: logged before the check, so a refused name shows in the summary line too.
+    summary.deployment = request.model ?? config.openai.deployment;
+    const deployment = resolveDeployment(request.model);
 
     const cap = completionCap(request, config.limits.maxTokens);
-    const releaseStream = request.stream ? await limiter.openStream(callerKey) : undefined;
-    let charge: TokenCharge;
-    try {
-      charge = await reserveTokens(limiter, callerKey, {
+    const { charge, releaseStream } = await admitGeneration(
+      limiter,
+      callerKey,
+      {
         promptTokens: estimatePromptTokens(request.messages, [
           request.tools,
           request.functions,
@@ -88,11 +80,9 @@ export function makeCompleteChat({ config, client, limiter }: ChatDeps): Complet
         completionCap: cap.value,
         choices: request.n ?? 1,
         expectedCompletionTokens: config.limits.expectedCompletionTokens,
-      });
-    } catch (error) {
-      releaseStream?.();
-      throw error;
-    }
+      },
+      request.stream === true,
+    );
 
     // NOTE: the schema has validated every field; the SDK's types are stricter only about shapes it also accepts.
     const body = {

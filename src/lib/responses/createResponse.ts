@@ -2,16 +2,16 @@ import { APIError, type OpenAI } from 'openai';
 import type { ResponseCreateParamsNonStreaming } from 'openai/resources/responses/responses';
 import type { CallerLimiter } from '../caller/callerLimits';
 import {
-  reserveTokens,
+  admitGeneration,
   settleStream,
   tokensForCharacters,
-  type TokenCharge,
   type Usage,
 } from '../caller/tokenCharge';
 import type { ChatResult, ChatSummary } from '../chat/completeChat';
 import type { Config } from '../config';
 import { ApiError } from '../errors';
 import { jsonResponse } from '../http';
+import { deploymentResolver } from '../upstream/deployments';
 import { upstreamDeadline } from '../upstream/openaiClient';
 import { relaySse, SSE_HEADERS, type RelayOutcome, type SseProtocol } from '../upstream/sseRelay';
 import { toApiError } from '../upstream/upstreamError';
@@ -91,37 +91,28 @@ const upstreamRequestId = (headers: Headers): string | null =>
  * budget and stream relay as chat. `store` is always false upstream (see responsesRequest.ts).
  */
 export function makeCreateResponse({ config, client, limiter }: ResponsesDeps): CreateResponse {
-  const allowed = new Set(config.openai.allowedDeployments);
+  const resolveDeployment = deploymentResolver(config.openai);
 
   return async (request, callerKey, summary) => {
-    const deployment = request.model ?? config.openai.deployment;
-    summary.deployment = deployment;
     summary.streamed = request.stream === true;
-    if (!allowed.has(deployment)) {
-      throw new ApiError(
-        404,
-        'model_not_found',
-        `The model "${deployment}" does not exist or is not available through this API.`,
-        { param: 'model' },
-      );
-    }
+    // NOTE: logged before the check, so a refused name shows in the summary line too.
+    summary.deployment = request.model ?? config.openai.deployment;
+    const deployment = resolveDeployment(request.model);
     const maxOutputTokens = Math.min(
       request.max_output_tokens ?? config.limits.maxTokens,
       config.limits.maxTokens,
     );
-    const releaseStream = request.stream ? await limiter.openStream(callerKey) : undefined;
-    let charge: TokenCharge;
-    try {
-      charge = await reserveTokens(limiter, callerKey, {
+    const { charge, releaseStream } = await admitGeneration(
+      limiter,
+      callerKey,
+      {
         promptTokens: estimateInputTokens(request),
         completionCap: maxOutputTokens,
         choices: 1,
         expectedCompletionTokens: config.limits.expectedCompletionTokens,
-      });
-    } catch (error) {
-      releaseStream?.();
-      throw error;
-    }
+      },
+      request.stream === true,
+    );
 
     // NOTE: the parser has validated every field; the SDK's types are stricter only about shapes it also accepts.
     const body = {
