@@ -25,43 +25,26 @@ const { values } = parseArgs({
 const outdir = path.resolve(values.outdir);
 const sourcemapDir = path.resolve(values['sourcemap-dir']);
 
-/** The chunk the entry point imports the ARM SDK from, next to it in dist/. */
-const ARM_CHUNK = './arm.js';
-
-// NOTE: src/lib/upstream/armClient.ts imports the SDK dynamically; resolving it to a sibling file keeps that import
-// dynamic in the output, so the SDK is neither parsed nor evaluated until a model listing runs.
-// NOTE: the same for OpenTelemetry and the Azure Monitor exporter: loaded only when telemetry is configured.
-const TELEMETRY_CHUNK = './telemetry.js';
-const telemetryAsChunk = {
-  name: 'telemetry-as-chunk',
+/**
+ * Keeps a dynamic import dynamic in the output: `import(specifier)` in src/ is resolved to a sibling chunk in
+ * dist/ that is built on its own, so its code is neither parsed nor evaluated until the app first needs it.
+ */
+const asChunk = (specifier, chunk) => ({
+  name: `${chunk}-as-chunk`,
   setup(pluginBuild) {
-    pluginBuild.onResolve({ filter: /^\.\/azureMonitor$/ }, () => ({
-      path: TELEMETRY_CHUNK,
-      external: true,
-    }));
+    const filter = new RegExp(`^${specifier.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}$`);
+    pluginBuild.onResolve({ filter }, () => ({ path: `./${chunk}.js`, external: true }));
   },
-};
+});
 
-// NOTE: and for the Redis client (node-redis, @redis/entraid): loaded only when LIMITS_STORE is redis.
-const REDIS_CHUNK = './redis.js';
-const redisAsChunk = {
-  name: 'redis-as-chunk',
-  setup(pluginBuild) {
-    pluginBuild.onResolve({ filter: /^\.\/redisDriver$/ }, () => ({
-      path: REDIS_CHUNK,
-      external: true,
-    }));
-  },
-};
-
-const armAsChunk = {
-  name: 'arm-sdk-as-chunk',
-  setup(pluginBuild) {
-    pluginBuild.onResolve({ filter: /^@azure\/arm-cognitiveservices$/ }, () => ({
-      path: ARM_CHUNK,
-      external: true,
-    }));
-  },
+/** The lazily loaded parts: each chunk's import in src/, and the module the chunk is built from. */
+const chunks = {
+  // NOTE: src/lib/upstream/armClient.ts: only when a model listing first runs.
+  arm: { specifier: '@azure/arm-cognitiveservices', entry: '@azure/arm-cognitiveservices' },
+  // NOTE: src/lib/telemetry/startTelemetry.ts: OpenTelemetry and the exporter, only when telemetry is configured.
+  telemetry: { specifier: './azureMonitor', entry: 'src/lib/telemetry/azureMonitor.ts' },
+  // NOTE: src/lib/caller/redisLimiter.ts: node-redis and @redis/entraid, only when LIMITS_STORE is redis.
+  redis: { specifier: './redisDriver', entry: 'src/lib/caller/redisDriver.ts' },
 };
 
 const common = {
@@ -83,11 +66,11 @@ const results = await Promise.all([
   build({
     ...common,
     entryPoints: { index: 'src/index.ts' },
-    plugins: [armAsChunk, telemetryAsChunk, redisAsChunk],
+    plugins: Object.entries(chunks).map(([chunk, { specifier }]) => asChunk(specifier, chunk)),
   }),
-  build({ ...common, entryPoints: { redis: 'src/lib/caller/redisDriver.ts' } }),
-  build({ ...common, entryPoints: { telemetry: 'src/lib/telemetry/azureMonitor.ts' } }),
-  build({ ...common, entryPoints: { arm: '@azure/arm-cognitiveservices' } }),
+  ...Object.entries(chunks).map(([chunk, { entry }]) =>
+    build({ ...common, entryPoints: { [chunk]: entry } }),
+  ),
 ]);
 
 await Promise.all([
