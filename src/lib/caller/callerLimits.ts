@@ -59,6 +59,24 @@ export const tokensExceedLimit = (estimatedTokens: number, tokensPerMinute: numb
     { param: 'messages' },
   );
 
+/**
+ * A reservation of `reserved` tokens that settles once: `apply` gets the tokens really used (a whole,
+ * non-negative number; the reservation itself when the count is not a number). Both stores settle through it.
+ */
+export function reservationOf(reserved: number, apply: (usedTokens: number) => void): TokenReservation {
+  let settled = false;
+  return {
+    settle(usedTokens) {
+      if (settled) return;
+      settled = true;
+      apply(Number.isFinite(usedTokens) ? Math.max(0, Math.ceil(usedTokens)) : reserved);
+    },
+  };
+}
+
+/** The reservation of a store that does not count tokens (LIMIT_TOKENS_PER_MINUTE is 0). */
+export const uncountedReservation: TokenReservation = { settle: () => undefined };
+
 interface Bucket {
   level: number;
   updatedAt: number;
@@ -153,22 +171,17 @@ export function createCallerLimiter(
     if (rpm > 0) caller.requests.level -= 1;
   };
 
-  const reservation = (callerKey: string, reserved: number): TokenReservation => {
-    let settled = false;
-    return {
-      settle(usedTokens) {
-        if (settled || tpm === 0) return;
-        settled = true;
-        const used = Number.isFinite(usedTokens) ? Math.max(0, Math.ceil(usedTokens)) : reserved;
-        const at = now();
-        // NOTE: the caller may have been swept while the request ran; a fresh full bucket then takes the charge.
-        const caller = state(callerKey, at);
-        refill(caller.tokens, tpm, at);
-        // NOTE: an extra charge may take the level below zero: the caller then waits until the debt refills.
-        caller.tokens.level = Math.min(tpm, caller.tokens.level + reserved - used);
-      },
-    };
-  };
+  const reservation = (callerKey: string, reserved: number): TokenReservation =>
+    tpm === 0
+      ? uncountedReservation
+      : reservationOf(reserved, (used) => {
+          const at = now();
+          // NOTE: the caller may have been swept while the request ran; a fresh full bucket then takes the charge.
+          const caller = state(callerKey, at);
+          refill(caller.tokens, tpm, at);
+          // NOTE: an extra charge may take the level below zero: the caller then waits until the debt refills.
+          caller.tokens.level = Math.min(tpm, caller.tokens.level + reserved - used);
+        });
 
   return {
     admit: (callerKey) =>

@@ -8,6 +8,8 @@ import {
   tooManyRequests,
   tooManyStreams,
   tooManyTokens,
+  reservationOf,
+  uncountedReservation,
   type CallerLimiter,
 } from './callerLimits';
 import type { LuaScript, RedisConnection, RedisEvents, RedisTarget } from './redisDriver';
@@ -305,21 +307,16 @@ export function createRedisLimiter(options: RedisLimiterOptions): CallerLimiter 
     async reserve(callerKey, estimatedTokens) {
       const reserved = Math.max(0, Math.ceil(estimatedTokens));
       if (tpm > 0 && reserved > tpm) throw tokensExceedLimit(reserved, tpm);
-      if (rpm === 0 && (tpm === 0 || reserved === 0)) return { settle: () => undefined };
+      if (rpm === 0 && (tpm === 0 || reserved === 0)) return uncountedReservation;
       const tokens = tpm > 0 ? reserved : 0;
       const taken = await take(callerKey, tokens, () => fallback.reserve(callerKey, reserved));
       if (taken !== 'redis') return taken;
-      let settled = false;
-      return {
-        settle(usedTokens) {
-          if (settled || tpm === 0) return;
-          settled = true;
-          const used = Number.isFinite(usedTokens) ? Math.max(0, Math.ceil(usedTokens)) : reserved;
-          if (used === reserved) return;
-          const { tokens } = keysOf(callerKey);
-          quietly((redis) => redis.evalScript(SETTLE, [tokens], [String(tpm), String(reserved - used)]));
-        },
-      };
+      if (tpm === 0) return uncountedReservation;
+      return reservationOf(reserved, (used) => {
+        if (used === reserved) return;
+        const { tokens } = keysOf(callerKey);
+        quietly((redis) => redis.evalScript(SETTLE, [tokens], [String(tpm), String(reserved - used)]));
+      });
     },
 
     async openStream(callerKey) {
