@@ -60,8 +60,8 @@ describe('Responses on the v1 surface through the OpenAI client', () => {
     expect(data.status).toBe('completed');
     expect(data.model).toBe('gpt-4o-mini-2024-07-18');
     expect((data as unknown as { store: boolean }).store).toBe(false);
-    expect(data.output_text.split(' ').slice(1)).toHaveLength(16);
-    expect(data.usage?.output_tokens).toBe(16);
+    expect(data.output_text).toBe('You said: "Say hello". This is gpt-4o-mini on the local emulator.');
+    expect(data.usage?.output_tokens).toBe(data.output_text.split(' ').length);
     expect(data.usage?.input_tokens).toBeGreaterThan(0);
     expect(response.headers.get('x-ms-deployment-name')).toBe(emulator.deployment);
     expect(response.headers.get('apim-request-id')).toMatch(/^[0-9a-f-]{36}$/);
@@ -75,6 +75,54 @@ describe('Responses on the v1 surface through the OpenAI client', () => {
     });
     expect(data.max_output_tokens).toBe(16);
     expect(data.status).toBe('completed');
+  });
+
+  it('cuts an answer longer than max_output_tokens with status incomplete, counting what it produced', async () => {
+    const input = 'one two three four five six seven eight nine ten eleven twelve';
+    const data = await client.responses.create({ model: emulator.deployment, input, max_output_tokens: 16 });
+    expect(data.status).toBe('incomplete');
+    expect(data.incomplete_details).toEqual({ reason: 'max_output_tokens' });
+    expect(data.output_text).toBe(
+      'You said: "one two three four five six seven eight nine ten eleven twelve". This is',
+    );
+    expect(data.usage?.output_tokens).toBe(16);
+  });
+
+  it('answers text.format json_schema with JSON valid against the schema, made from the prompt', async () => {
+    const data = await client.responses.create({
+      model: emulator.deployment,
+      input: 'Describe Lisbon, population 545000',
+      text: {
+        format: {
+          type: 'json_schema',
+          name: 'city',
+          strict: true,
+          schema: {
+            type: 'object',
+            properties: {
+              name: { type: 'string' },
+              population: { type: 'integer', minimum: 0 },
+              capital: { type: 'boolean' },
+            },
+            required: ['name', 'population', 'capital'],
+            additionalProperties: false,
+          },
+        },
+      },
+    });
+    expect(JSON.parse(data.output_text)).toEqual({ name: 'Lisbon', population: 545000, capital: true });
+    expect(data.usage?.output_tokens).toBe(Math.ceil(data.output_text.length / 4));
+  });
+
+  it('answers text.format json_object with the echo as a JSON object', async () => {
+    const data = await client.responses.create({
+      model: emulator.deployment,
+      input: 'Reply in JSON',
+      text: { format: { type: 'json_object' } },
+    });
+    expect(JSON.parse(data.output_text)).toEqual({
+      reply: 'You said: "Reply in JSON". This is gpt-4o-mini on the local emulator.',
+    });
   });
 
   it('streams Azure’s event sequence with growing sequence numbers and no [DONE]', async () => {
@@ -94,7 +142,10 @@ describe('Responses on the v1 surface through the OpenAI client', () => {
       'response.output_item.added',
       'response.content_part.added',
     ]);
-    expect(types.filter((type) => type === 'response.output_text.delta')).toHaveLength(16);
+    expect(types.filter((type) => type === 'response.output_text.delta')).toHaveLength(
+      text.split(' ').length,
+    );
+    expect(text).toBe('You said: "Stream please". This is gpt-4o-mini on the local emulator.');
     expect(types.slice(-4)).toEqual([
       'response.output_text.done',
       'response.content_part.done',
@@ -136,24 +187,25 @@ describe('Responses on the v1 surface through the OpenAI client', () => {
     expect(added).toEqual(['function_call']);
     expect(call).toMatchObject({ type: 'function_call', name: 'get_weather', status: 'completed' });
     if (call?.type !== 'function_call') throw new Error('expected a function call');
-    expect(JSON.parse(call.arguments)).toEqual({ city: 'lorem', unit: 'celsius' });
+    expect(JSON.parse(call.arguments)).toEqual({ city: 'Paris', unit: 'celsius' });
     expect(deltas.length).toBeGreaterThan(1);
     expect(deltas.join('')).toBe(call.arguments);
     expect(call.call_id).toMatch(/^call_/);
   });
 
-  it('answers the function’s result in text', async () => {
+  it('answers a function’s result by quoting it, naming the function its call_id belongs to', async () => {
     const data = await client.responses.create({
       model: emulator.deployment,
       tools: [weatherTool],
       input: [
         { role: 'user', content: 'Weather in Paris?' },
         { type: 'function_call', call_id: 'call_1', name: 'get_weather', arguments: '{"city":"Paris"}' },
+        { type: 'function_call', call_id: 'call_2', name: 'get_time', arguments: '{"city":"Paris"}' },
         { type: 'function_call_output', call_id: 'call_1', output: '{"temperature":21}' },
       ],
     });
     expect(data.output[0]?.type).toBe('message');
-    expect(data.output_text.length).toBeGreaterThan(0);
+    expect(data.output_text).toBe('The get_weather tool returned: {"temperature":21}');
   });
 
   it('refuses an unknown parameter in OpenAI’s wording', async () => {
@@ -205,7 +257,8 @@ describe('Responses on the v1 surface through the OpenAI client', () => {
     const data = await client.responses.create({ model: emulator.deployment, input: BLOCK_COMPLETION });
     expect(data.status).toBe('incomplete');
     expect(data.incomplete_details).toEqual({ reason: 'content_filter' });
-    expect(data.output_text.split(' ').slice(1)).toHaveLength(3);
+    expect(data.output_text).toBe('You said: "[[block-completion]]".');
+    expect(data.usage?.output_tokens).toBe(3);
   });
 });
 

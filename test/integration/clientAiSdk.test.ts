@@ -1,8 +1,9 @@
 import { createOpenAI } from '@ai-sdk/openai';
-import { generateText, Output, stepCountIs, streamText, tool } from 'ai';
+import { generateText, Output, stepCountIs, streamText } from 'ai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import { startStack, type Stack } from '../support/stack';
+import { aiSdkWeatherTool } from '../support/weatherTool';
 
 /**
  * The Vercel AI SDK with its OpenAI provider pointed at the gateway (`createOpenAI({ baseURL, apiKey })`) and
@@ -28,16 +29,7 @@ describe('Vercel AI SDK', () => {
       model: provider.chat('gpt-4o-mini'),
       maxRetries: 0,
       prompt: 'Please call get_weather for Berlin',
-      tools: {
-        get_weather: tool({
-          description: 'The weather in a city',
-          inputSchema: z.object({ city: z.string() }),
-          execute: ({ city }) => {
-            seen.push(city);
-            return Promise.resolve({ city, temperature: 18 });
-          },
-        }),
-      },
+      tools: { get_weather: aiSdkWeatherTool(seen) },
       stopWhen: stepCountIs(3),
     });
     expect(seen).toEqual(['Berlin']);

@@ -4,6 +4,7 @@ import { ChatOpenAI } from '@langchain/openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import { startStack, type Stack } from '../support/stack';
+import { weatherTool } from '../support/weatherTool';
 
 /**
  * LangChain JS's ChatOpenAI pointed at the gateway with `configuration.baseURL`, through the flows its docs
@@ -29,9 +30,9 @@ afterAll(async () => {
 });
 
 const getWeather = tool(({ city }) => `Sunny and 24 degrees in ${city}`, {
-  name: 'get_weather',
-  description: 'The weather in a city',
-  schema: z.object({ city: z.string() }),
+  name: weatherTool.name,
+  description: weatherTool.description,
+  schema: weatherTool.input,
 });
 
 describe('LangChain ChatOpenAI', () => {

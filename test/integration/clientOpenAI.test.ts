@@ -4,6 +4,7 @@ import type { ChatCompletionMessageParam } from 'openai/resources/chat/completio
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import { startStack, type Stack } from '../support/stack';
+import { weatherTool } from '../support/weatherTool';
 
 /**
  * The openai package's own flows against the gateway, as its README shows them: the multi-turn pattern that
@@ -27,8 +28,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await stack.stop();
 });
-
-const weatherParameters = z.object({ city: z.string() });
 
 describe('the openai client', () => {
   it('holds a multi-turn conversation by pushing each reply back as it came', async () => {
@@ -75,8 +74,8 @@ describe('the openai client', () => {
       messages: [{ role: 'user', content: 'Use get_weather for Paris' }],
       tools: [
         zodFunction({
-          name: 'get_weather',
-          parameters: weatherParameters,
+          name: weatherTool.name,
+          parameters: weatherTool.input,
           function: (args) => {
             calls.push(args);
             return { city: args.city, temperature: 21 };
@@ -102,10 +101,7 @@ describe('the openai client', () => {
       tools: [
         {
           type: 'function',
-          function: {
-            name: 'get_weather',
-            parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
-          },
+          function: { name: weatherTool.name, parameters: weatherTool.parameters },
         },
       ],
       tool_choice: 'required',
@@ -132,8 +128,8 @@ describe('the openai client', () => {
     const helper = client.chat.completions.stream({
       model: 'gpt-4o-mini',
       messages: [{ role: 'user', content: 'What is the weather in Oslo?' }],
-      tools: [zodFunction({ name: 'get_weather', parameters: weatherParameters })],
-      tool_choice: { type: 'function', function: { name: 'get_weather' } },
+      tools: [zodFunction({ name: weatherTool.name, parameters: weatherTool.input })],
+      tool_choice: { type: 'function', function: { name: weatherTool.name } },
     });
     const final = await helper.finalChatCompletion();
     expect(final.choices[0]?.message.tool_calls?.[0]).toMatchObject({

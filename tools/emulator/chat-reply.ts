@@ -46,7 +46,7 @@ function quote(text: string, words = QUOTED_WORDS): string {
   return all.length > words ? `${all.slice(0, words).join(' ')} …` : all.join(' ');
 }
 
-const lastOf = (messages: ReplyMessage[], role: string): ReplyMessage | undefined =>
+const lastOf = (messages: readonly ReplyMessage[], role: string): ReplyMessage | undefined =>
   messages.findLast((message) => message.role === role);
 
 /**
@@ -167,9 +167,9 @@ export function exampleFor(schema: unknown, hints: Hints, root: unknown = schema
   }
 }
 
-function toolCallId(request: ReplyRequest, index: number): string {
+function toolCallId(messages: readonly ReplyMessage[], index: number): string {
   const digest = createHash('sha256')
-    .update(JSON.stringify(request.messages.map((message) => [message.role, message.text])))
+    .update(JSON.stringify(messages.map((message) => [message.role, message.text])))
     .update(`#${index}`)
     .digest('base64url')
     .replace(/[-_]/g, 'x');
@@ -188,41 +188,63 @@ function toolsToCall(request: ReplyRequest): ReplyTool[] {
   return request.parallelToolCalls ? chosen : chosen.slice(0, 1);
 }
 
-/** What the model "says": tool calls when asked for, the quoted tool result after one, else an echo. */
-export function planReply(request: ReplyRequest, model: string): Reply {
-  const userText = lastOf(request.messages, 'user')?.text ?? request.messages.at(-1)?.text ?? '';
-  const tools = toolsToCall(request);
-  if (tools.length > 0) {
-    const skip = tools.map((tool) => tool.name.toLowerCase());
-    const hints = { subject: subjectOf(userText, skip), number: firstNumberIn(userText) };
-    return {
-      kind: 'tool_calls',
-      calls: tools.map((tool, index) => ({
-        id: toolCallId(request, index),
-        name: tool.name,
-        arguments: JSON.stringify(exampleFor(tool.parameters ?? { type: 'object' }, hints) ?? {}),
-      })),
-    };
-  }
+/** The text the answer is made of: the last user message, else the last message of any role. */
+const promptText = (messages: readonly ReplyMessage[]): string =>
+  lastOf(messages, 'user')?.text ?? messages.at(-1)?.text ?? '';
 
-  const last = request.messages.at(-1);
+/** The values of generated arguments: a word of the prompt (tool names skipped) and its first number. */
+const hintsFor = (messages: readonly ReplyMessage[], tools: readonly ReplyTool[]): Hints => {
+  const text = promptText(messages);
+  const skip = tools.map((tool) => tool.name.toLowerCase());
+  return { subject: subjectOf(text, skip), number: firstNumberIn(text) };
+};
+
+function callOf(
+  messages: readonly ReplyMessage[],
+  tool: ReplyTool,
+  index: number,
+  hints: Hints,
+): PlannedToolCall {
+  return {
+    id: toolCallId(messages, index),
+    name: tool.name,
+    arguments: JSON.stringify(exampleFor(tool.parameters ?? { type: 'object' }, hints) ?? {}),
+  };
+}
+
+/** A call of the given tool, made as planReply makes one: arguments valid against its schema, from the prompt. */
+export const planToolCall = (messages: readonly ReplyMessage[], tool: ReplyTool): PlannedToolCall =>
+  callOf(messages, tool, 0, hintsFor(messages, [tool]));
+
+/**
+ * The answer in words: the quoted tool result after a tool message, else an echo of the prompt; JSON valid
+ * against the schema for json_schema, the answer wrapped in `{"reply": …}` for json_object.
+ */
+export function planText(request: Pick<ReplyRequest, 'messages' | 'responseFormat'>, model: string): string {
+  const { messages, responseFormat: format } = request;
+  if (format.type === 'json_schema') return JSON.stringify(exampleFor(format.schema, hintsFor(messages, [])));
+  const last = messages.at(-1);
   let text: string;
   if (last && (last.role === 'tool' || last.role === 'function')) {
-    const call = request.messages
+    const call = messages
       .flatMap((message) => message.toolCalls ?? [])
       .find((candidate) => candidate.id === last.toolCallId);
     text = `The ${call?.name ?? 'tool'} tool returned: ${quote(last.text)}`;
   } else {
-    text = `You said: "${quote(userText)}". This is ${model} on the local emulator.`;
+    text = `You said: "${quote(promptText(messages))}". This is ${model} on the local emulator.`;
   }
+  return format.type === 'json_object' ? JSON.stringify({ reply: text }) : text;
+}
 
-  const format = request.responseFormat;
-  if (format.type === 'json_schema') {
-    const hints = { subject: subjectOf(userText), number: firstNumberIn(userText) };
-    return { kind: 'text', text: JSON.stringify(exampleFor(format.schema, hints)) };
-  }
-  if (format.type === 'json_object') return { kind: 'text', text: JSON.stringify({ reply: text }) };
-  return { kind: 'text', text };
+/** What the model "says": tool calls when asked for, the quoted tool result after one, else an echo. */
+export function planReply(request: ReplyRequest, model: string): Reply {
+  const tools = toolsToCall(request);
+  if (tools.length === 0) return { kind: 'text', text: planText(request, model) };
+  const hints = hintsFor(request.messages, tools);
+  return {
+    kind: 'tool_calls',
+    calls: tools.map((tool, index) => callOf(request.messages, tool, index, hints)),
+  };
 }
 
 /** Text split into tokens the way the emulator counts them: one per word, spaces kept in front. */

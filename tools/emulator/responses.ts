@@ -1,6 +1,7 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { CatalogModel } from './catalog';
 import { BLOCK_COMPLETION, BLOCK_PROMPT } from './chat-completion';
+import { planText, planToolCall, textTokens, type ReplyMessage, type ReplyRequest } from './chat-reply';
 import { isRecord } from './http-util';
 import type { SseEvent } from './sse';
 
@@ -15,7 +16,11 @@ import type { SseEvent } from './sse';
  * - Azure/azure-rest-api-specs `specification/ai/data-plane/OpenAI.v1/azure-v1-v1-generated.yaml`: the `/responses`
  *   and `/models` operations, the optional `api-version` (`v1`, `preview`), `AzureErrorResponse`.
  * - openai 7.59 `resources/responses/responses.d.ts`: the request keys (`ResponseCreateParamsBase`), the
- *   `Response` object and every streaming event (`ResponseStreamEvent`) with its `sequence_number`.
+ *   `Response` object and every streaming event (`ResponseStreamEvent`) with its `sequence_number`; the input
+ *   items `function_call` / `function_call_output` joined by `call_id`; `text.format` with the schema at
+ *   `text.format.schema` (`ResponseFormatTextJSONSchemaConfig`).
+ * What the model says is the chat emulator's answer (chat-reply.ts): the same echo, quoted tool result, JSON for
+ * a schema and generated arguments, so both APIs answer a prompt alike.
  * Guesses are marked `GUESS`.
  */
 
@@ -59,8 +64,7 @@ const KNOWN_KEYS = new Set([
 
 /** OpenAI documents 16 as the smallest `max_output_tokens`; GUESS: Azure's v1 surface enforces the same. */
 export const MIN_OUTPUT_TOKENS = 16;
-/** Tokens in an answer nothing cuts short: a short reply, like the chat emulator's default. */
-export const NATURAL_ANSWER_TOKENS = 16;
+/** Tokens streamed before `[[block-completion]]` makes the filter cut the answer, as in chat. */
 const TOKENS_BEFORE_COMPLETION_FILTER = 3;
 
 export interface FunctionTool {
@@ -70,8 +74,11 @@ export interface FunctionTool {
 
 export interface ResponsesRequest {
   model: string | undefined;
-  /** The text of every input item, for the prompt estimate, the seed and the content filter. */
-  texts: { role: string; text: string }[];
+  /**
+   * Every input item as a message (a function call as the assistant's, its output as a tool message), for the
+   * prompt estimate, the content filter and the answer.
+   */
+  messages: ReplyMessage[];
   instructions: string | null;
   maxOutputTokens: number | null;
   stream: boolean;
@@ -79,6 +86,8 @@ export interface ResponsesRequest {
   functions: FunctionTool[];
   /** The function the model calls, when it calls one. */
   call: FunctionTool | undefined;
+  /** `text.format`, the Responses counterpart of chat's `response_format`. */
+  responseFormat: ReplyRequest['responseFormat'];
   /** Request fields the response object echoes back. */
   echo: Record<string, unknown>;
 }
@@ -108,10 +117,7 @@ function partText(part: unknown): string | undefined {
   return undefined;
 }
 
-function itemText(
-  item: Record<string, unknown>,
-  index: number,
-): { role: string; text: string } | ResponsesError {
+function itemMessage(item: Record<string, unknown>, index: number): ReplyMessage | ResponsesError {
   const type = item.type ?? 'message';
   if (type === 'message') {
     const role = item.role;
@@ -152,7 +158,11 @@ function itemText(
         'missing_required_parameter',
       );
     }
-    return { role: 'assistant', text: `${item.name}(${item.arguments})` };
+    return {
+      role: 'assistant',
+      text: `${item.name}(${item.arguments})`,
+      toolCalls: [{ id: item.call_id, name: item.name }],
+    };
   }
   if (type === 'function_call_output') {
     if (typeof item.call_id !== 'string' || typeof item.output !== 'string') {
@@ -162,7 +172,7 @@ function itemText(
         'missing_required_parameter',
       );
     }
-    return { role: 'tool', text: item.output };
+    return { role: 'tool', text: item.output, toolCallId: item.call_id };
   }
   if (type === 'reasoning' || type === 'item_reference') return { role: 'assistant', text: '' };
   return fail(`Invalid value: '${JSON.stringify(type)}'.`, `input[${index}].type`, 'invalid_value');
@@ -212,6 +222,14 @@ function chosenFunction(
   return functions[0];
 }
 
+function responseFormatOf(text: unknown): ReplyRequest['responseFormat'] {
+  const format = isRecord(text) ? text.format : undefined;
+  if (!isRecord(format)) return { type: 'text' };
+  if (format.type === 'json_object') return { type: 'json_object' };
+  if (format.type === 'json_schema') return { type: 'json_schema', schema: format.schema ?? {} };
+  return { type: 'text' };
+}
+
 /** Validates a Responses body the way the service does for the fields the emulator reads. */
 export function parseResponsesRequest(body: unknown): ResponsesRequest | ResponsesError {
   if (!isRecord(body)) return fail('Invalid body: expected a JSON object.', null, null);
@@ -219,21 +237,21 @@ export function parseResponsesRequest(body: unknown): ResponsesRequest | Respons
   const unknown = Object.keys(body).find((key) => !KNOWN_KEYS.has(key));
   if (unknown !== undefined) return fail(`Unknown parameter: '${unknown}'.`, unknown, 'unknown_parameter');
 
-  const texts: ResponsesRequest['texts'] = [];
+  const messages: ReplyMessage[] = [];
   const input = body.input;
-  if (typeof input === 'string') texts.push({ role: 'user', text: input });
+  if (typeof input === 'string') messages.push({ role: 'user', text: input });
   else if (Array.isArray(input)) {
     for (const [index, item] of input.entries()) {
       if (!isRecord(item))
         return fail(`Invalid type for 'input[${index}]'.`, `input[${index}]`, 'invalid_type');
-      const text = itemText(item, index);
-      if (isResponsesError(text)) return text;
-      texts.push(text);
+      const message = itemMessage(item, index);
+      if (isResponsesError(message)) return message;
+      messages.push(message);
     }
   } else if (input !== undefined) {
     return fail("Invalid type for 'input': expected a string or an array.", 'input', 'invalid_type');
   }
-  if (texts.length === 0 && typeof body.instructions !== 'string') {
+  if (messages.length === 0 && typeof body.instructions !== 'string') {
     return fail("Missing required parameter: 'input'.", 'input', 'missing_required_parameter');
   }
 
@@ -263,13 +281,14 @@ export function parseResponsesRequest(body: unknown): ResponsesRequest | Respons
 
   return {
     model: typeof body.model === 'string' ? body.model : undefined,
-    texts,
+    messages,
     instructions: typeof body.instructions === 'string' ? body.instructions : null,
     maxOutputTokens: typeof max === 'number' ? max : null,
     stream: body.stream === true,
     store: body.store !== false,
     functions,
     call: chosenFunction(functions, body.tool_choice, last),
+    responseFormat: responseFormatOf(body.text),
     echo: {
       max_output_tokens: typeof max === 'number' ? max : null,
       metadata: isRecord(body.metadata) ? body.metadata : {},
@@ -289,48 +308,19 @@ export function parseResponsesRequest(body: unknown): ResponsesRequest | Respons
 /** chars/4 per item plus 3 of framing, and the instructions, as the chat emulator estimates messages. */
 export function estimateInputTokens(request: ResponsesRequest): number {
   const instructions = request.instructions === null ? 0 : Math.ceil(request.instructions.length / 4) + 3;
-  return request.texts.reduce((sum, item) => sum + Math.ceil(item.text.length / 4) + 3, 3 + instructions);
+  return request.messages.reduce((sum, item) => sum + Math.ceil(item.text.length / 4) + 3, 3 + instructions);
 }
 
 export function responsesFilterTrigger(request: ResponsesRequest): 'prompt' | 'completion' | undefined {
-  const userText = request.texts.filter((item) => item.role === 'user').map((item) => item.text);
+  const userText = request.messages.filter((item) => item.role === 'user').map((item) => item.text);
   if (userText.some((text) => text.includes(BLOCK_PROMPT))) return 'prompt';
   if (userText.some((text) => text.includes(BLOCK_COMPLETION))) return 'completion';
   return undefined;
 }
 
-const words = (
-  'lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor incididunt ut labore et dolore ' +
-  'magna aliqua enim ad minim veniam quis nostrud exercitation ullamco laboris nisi aliquip ex ea commodo'
-).split(' ');
-
 const ID_ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
 const randomId = (prefix: string, length = 48): string =>
   `${prefix}_${Array.from(randomBytes(length), (byte) => ID_ALPHABET[byte % ID_ALPHABET.length] ?? 'a').join('')}`;
-
-/** A value of the JSON schema's type, so a client's argument parsing and validation succeed. */
-function sampleValue(schema: unknown): unknown {
-  if (!isRecord(schema)) return 'lorem';
-  if (Array.isArray(schema.enum) && schema.enum.length > 0) return schema.enum[0];
-  switch (schema.type) {
-    case 'number':
-    case 'integer':
-      return 1;
-    case 'boolean':
-      return true;
-    case 'array':
-      return [];
-    case 'object':
-      return sampleObject(schema);
-    default:
-      return 'lorem';
-  }
-}
-
-function sampleObject(schema: Record<string, unknown>): Record<string, unknown> {
-  const properties = isRecord(schema.properties) ? schema.properties : {};
-  return Object.fromEntries(Object.entries(properties).map(([name, value]) => [name, sampleValue(value)]));
-}
 
 export interface GeneratedResponse {
   id: string;
@@ -350,7 +340,6 @@ export function generateResponse(
   model: CatalogModel,
   inputTokens: number,
 ): GeneratedResponse {
-  const seed = createHash('sha256').update(JSON.stringify(request.texts)).digest().readUInt32BE(0);
   const base = {
     id: randomId('resp'),
     createdAt: Math.floor(Date.now() / 1000),
@@ -360,32 +349,29 @@ export function generateResponse(
     request,
   };
   if (request.call) {
-    const args = JSON.stringify(sampleObject(request.call.parameters));
-    const chunks = args.match(/.{1,8}/gs) ?? [args];
+    const planned = planToolCall(request.messages, request.call);
     return {
       ...base,
-      tokens: chunks,
-      call: {
-        itemId: randomId('fc'),
-        callId: `call_${randomId('x', 24).slice(2)}`,
-        name: request.call.name,
-        arguments: args,
-      },
+      tokens: textTokens(planned.arguments, true),
+      call: { itemId: randomId('fc'), callId: planned.id, name: planned.name, arguments: planned.arguments },
       incomplete: undefined,
     };
   }
-  const filtered = responsesFilterTrigger(request) === 'completion';
+  const tokens = textTokens(planText(request, model.name), request.responseFormat.type !== 'text');
+  if (responsesFilterTrigger(request) === 'completion') {
+    return {
+      ...base,
+      tokens: tokens.slice(0, TOKENS_BEFORE_COMPLETION_FILTER),
+      call: undefined,
+      incomplete: 'content_filter',
+    };
+  }
   const limit = request.maxOutputTokens ?? Number.POSITIVE_INFINITY;
-  const count = Math.min(filtered ? TOKENS_BEFORE_COMPLETION_FILTER : NATURAL_ANSWER_TOKENS, limit);
-  const tokens = Array.from(
-    { length: count },
-    (_, index) => ` ${words[(seed + index * 7) % words.length] ?? 'lorem'}`,
-  );
   return {
     ...base,
-    tokens,
+    tokens: tokens.slice(0, limit),
     call: undefined,
-    incomplete: filtered ? 'content_filter' : count < NATURAL_ANSWER_TOKENS ? 'max_output_tokens' : undefined,
+    incomplete: tokens.length > limit ? 'max_output_tokens' : undefined,
   };
 }
 
