@@ -16,8 +16,8 @@ import type { Config } from '../config';
 import { ApiError } from '../errors';
 import { jsonResponse, type GatewayResponse } from '../http';
 import { deploymentResolver } from '../upstream/deployments';
-import { upstreamAttempts, upstreamDeadline } from '../upstream/openaiClient';
 import { relaySse, SSE_HEADERS, type RelayOutcome } from '../upstream/sseRelay';
+import { startUpstreamCall } from '../upstream/upstreamCall';
 import { toApiError } from '../upstream/upstreamError';
 
 /** What a chat call adds to the request's summary log line (never content). */
@@ -90,23 +90,20 @@ export function makeCompleteChat({ config, client, limiter }: ChatDeps): Complet
       [cap.field]: cap.value,
       model: deployment,
     } as unknown as ChatCompletionCreateParamsNonStreaming;
-    const deadline = AbortSignal.timeout(config.upstream.timeoutMs);
-    const deadlineAt = Date.now() + config.upstream.timeoutMs;
-    const attempts = { count: 0 };
-    const upstreamStarted = performance.now();
-    const upstream = <T>(call: () => Promise<T>): Promise<T> =>
-      upstreamAttempts.run(attempts, () => upstreamDeadline.run(deadlineAt, call));
-    const upstreamEnded = (): void => {
-      summary.upstreamMs = Math.round(performance.now() - upstreamStarted);
-      summary.retries = Math.max(0, attempts.count - 1);
+    const call = startUpstreamCall(config.upstream.timeoutMs, summary);
+    const failed = (error: unknown): ApiError => {
+      call.ended();
+      releaseStream?.();
+      settleFailure(charge, error);
+      return toApiError(error, { deployment, timedOut: call.timedOut });
     };
 
     if (!request.stream) {
       try {
-        const { data, response } = await upstream(() =>
-          client.chat.completions.create(body, { signal: deadline }).withResponse(),
+        const { data, response } = await call.run(() =>
+          client.chat.completions.create(body, { signal: call.signal }).withResponse(),
         );
-        upstreamEnded();
+        call.ended();
         summary.upstreamRequestId = upstreamRequestId(response.headers);
         recordUsage(summary, data);
         summary.chargedTokens = data.usage
@@ -114,21 +111,13 @@ export function makeCompleteChat({ config, client, limiter }: ChatDeps): Complet
           : charge.settleCounted(tokensForCharacters(generatedCharacters(data)));
         return jsonResponse(200, data);
       } catch (error) {
-        upstreamEnded();
-        settleFailure(charge, error);
-        throw toApiError(error, { deployment, timedOut: deadline.aborted });
+        throw failed(error);
       }
     }
 
-    // NOTE: the deadline bounds the wait for Azure's answer; once the stream flows, STREAM_IDLE_TIMEOUT_MS does.
-    const streamAbort = new AbortController();
-    const stopAtDeadline = (): void => {
-      streamAbort.abort();
-    };
-    deadline.addEventListener('abort', stopAtDeadline, { once: true });
     let response: Response;
     try {
-      response = await upstream(() =>
+      response = await call.run(() =>
         client.chat.completions
           .create(
             {
@@ -137,39 +126,27 @@ export function makeCompleteChat({ config, client, limiter }: ChatDeps): Complet
               // NOTE: always asked for, so the stream is charged by Azure's count; dropped again unless the caller asked.
               stream_options: { ...request.stream_options, include_usage: true },
             },
-            { signal: streamAbort.signal },
+            { signal: call.signal },
           )
           .asResponse(),
       );
       if (!response.body) throw new ApiError(502, 'upstream_error', 'Azure OpenAI returned an empty stream.');
     } catch (error) {
-      upstreamEnded();
-      releaseStream?.();
-      settleFailure(charge, error);
-      throw toApiError(error, { deployment, timedOut: deadline.aborted });
-    } finally {
-      deadline.removeEventListener('abort', stopAtDeadline);
+      throw failed(error);
     }
+    call.answered();
     summary.upstreamRequestId = upstreamRequestId(response.headers);
     let done: (outcome: RelayOutcome) => void = () => undefined;
     const streamDone = new Promise<RelayOutcome>((resolve) => (done = resolve));
     const stream = relaySse(response.body, {
       idleTimeoutMs: config.upstream.streamIdleTimeoutMs,
       dropUsageEvent: request.stream_options?.include_usage !== true,
-      abort: () => {
-        streamAbort.abort();
-      },
-      toError: (error, idle) =>
-        idle
-          ? new ApiError(504, 'upstream_timeout', 'Azure OpenAI stopped sending the stream.')
-          : error instanceof ApiError
-            ? error
-            : new ApiError(502, 'upstream_error', 'The Azure OpenAI stream ended unexpectedly.'),
+      abort: call.abort,
       onFirstChunk: () => {
-        summary.firstChunkMs = Math.round(performance.now() - upstreamStarted);
+        summary.firstChunkMs = Math.round(call.elapsedMs());
       },
       onDone: (outcome) => {
-        upstreamEnded();
+        call.ended();
         releaseStream?.();
         recordUsage(summary, outcome);
         summary.chargedTokens = settleStream(charge, outcome);

@@ -1,19 +1,14 @@
 import { APIError, type OpenAI } from 'openai';
 import type { ResponseCreateParamsNonStreaming } from 'openai/resources/responses/responses';
 import type { CallerLimiter } from '../caller/callerLimits';
-import {
-  admitGeneration,
-  settleStream,
-  tokensForCharacters,
-  type Usage,
-} from '../caller/tokenCharge';
+import { admitGeneration, settleStream, tokensForCharacters, type Usage } from '../caller/tokenCharge';
 import type { ChatResult, ChatSummary } from '../chat/completeChat';
 import type { Config } from '../config';
 import { ApiError } from '../errors';
 import { jsonResponse } from '../http';
 import { deploymentResolver } from '../upstream/deployments';
-import { upstreamDeadline } from '../upstream/openaiClient';
 import { relaySse, SSE_HEADERS, type RelayOutcome, type SseProtocol } from '../upstream/sseRelay';
+import { startUpstreamCall } from '../upstream/upstreamCall';
 import { toApiError } from '../upstream/upstreamError';
 import type { ResponsesRequest } from './responsesRequest';
 
@@ -121,20 +116,21 @@ export function makeCreateResponse({ config, client, limiter }: ResponsesDeps): 
       store: false,
       max_output_tokens: maxOutputTokens,
     } as unknown as ResponseCreateParamsNonStreaming;
-    const abort = new AbortController();
-    let timedOut = false;
-    const deadline = Date.now() + config.upstream.timeoutMs;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      abort.abort();
-    }, config.upstream.timeoutMs);
-    const failed = (error: unknown) => toApiError(error, { deployment, timedOut, promptParam: 'input' });
+    const call = startUpstreamCall(config.upstream.timeoutMs, summary);
+    const failed = (error: unknown): ApiError => {
+      call.ended();
+      releaseStream?.();
+      // NOTE: an error answer from Azure generated nothing; a timeout or broken connection may have.
+      if (error instanceof APIError && typeof error.status === 'number') charge.refund();
+      return toApiError(error, { deployment, timedOut: call.timedOut, promptParam: 'input' });
+    };
 
-    try {
-      if (!request.stream) {
-        const { data, response } = await upstreamDeadline.run(deadline, () =>
-          client.responses.create(body, { signal: abort.signal }).withResponse(),
+    if (!request.stream) {
+      try {
+        const { data, response } = await call.run(() =>
+          client.responses.create(body, { signal: call.signal }).withResponse(),
         );
+        call.ended();
         summary.upstreamRequestId = upstreamRequestId(response.headers);
         if (data.usage) {
           summary.promptTokens = data.usage.input_tokens;
@@ -146,47 +142,42 @@ export function makeCreateResponse({ config, client, limiter }: ResponsesDeps): 
         // NOTE: output_text is a convenience the SDK adds to the parsed object; it is not part of the wire body.
         const { output_text: _derived, ...wire } = data;
         return jsonResponse(200, wire);
+      } catch (error) {
+        throw failed(error);
       }
-
-      const response = await upstreamDeadline.run(deadline, () =>
-        client.responses.create({ ...body, stream: true }, { signal: abort.signal }).asResponse(),
-      );
-      summary.upstreamRequestId = upstreamRequestId(response.headers);
-      if (!response.body) throw new ApiError(502, 'upstream_error', 'Azure OpenAI returned an empty stream.');
-      clearTimeout(timer);
-      let settle: (outcome: RelayOutcome) => void = () => undefined;
-      const streamDone = new Promise<RelayOutcome>((resolve) => (settle = resolve));
-      const stream = relaySse(response.body, {
-        protocol: responsesSseProtocol,
-        idleTimeoutMs: config.upstream.streamIdleTimeoutMs,
-        abort: () => {
-          abort.abort();
-        },
-        toError: (error, idle) =>
-          idle
-            ? new ApiError(504, 'upstream_timeout', 'Azure OpenAI stopped sending the stream.')
-            : error instanceof ApiError
-              ? error
-              : new ApiError(502, 'upstream_error', 'The Azure OpenAI stream ended unexpectedly.'),
-        onDone: (outcome) => {
-          releaseStream?.();
-          if (outcome.usage) {
-            summary.promptTokens = outcome.usage.prompt_tokens;
-            summary.completionTokens = outcome.usage.completion_tokens;
-          }
-          summary.chargedTokens = settleStream(charge, outcome);
-          settle(outcome);
-        },
-      });
-      return { status: 200, headers: { ...SSE_HEADERS }, body: stream, streamDone };
-    } catch (error) {
-      clearTimeout(timer);
-      releaseStream?.();
-      // NOTE: an error answer from Azure generated nothing; a timeout or broken connection may have.
-      if (error instanceof APIError && typeof error.status === 'number') charge.refund();
-      throw failed(error);
-    } finally {
-      if (!request.stream) clearTimeout(timer);
     }
+
+    let response: Response;
+    try {
+      response = await call.run(() =>
+        client.responses.create({ ...body, stream: true }, { signal: call.signal }).asResponse(),
+      );
+      if (!response.body) throw new ApiError(502, 'upstream_error', 'Azure OpenAI returned an empty stream.');
+    } catch (error) {
+      throw failed(error);
+    }
+    call.answered();
+    summary.upstreamRequestId = upstreamRequestId(response.headers);
+    let settle: (outcome: RelayOutcome) => void = () => undefined;
+    const streamDone = new Promise<RelayOutcome>((resolve) => (settle = resolve));
+    const stream = relaySse(response.body, {
+      protocol: responsesSseProtocol,
+      idleTimeoutMs: config.upstream.streamIdleTimeoutMs,
+      abort: call.abort,
+      onFirstChunk: () => {
+        summary.firstChunkMs = Math.round(call.elapsedMs());
+      },
+      onDone: (outcome) => {
+        call.ended();
+        releaseStream?.();
+        if (outcome.usage) {
+          summary.promptTokens = outcome.usage.prompt_tokens;
+          summary.completionTokens = outcome.usage.completion_tokens;
+        }
+        summary.chargedTokens = settleStream(charge, outcome);
+        settle(outcome);
+      },
+    });
+    return { status: 200, headers: { ...SSE_HEADERS }, body: stream, streamDone };
   };
 }

@@ -1,6 +1,6 @@
 import type { ReadableStreamReadResult } from 'node:stream/web';
 import type { Usage } from '../caller/tokenCharge';
-import type { ApiError } from '../errors';
+import { ApiError } from '../errors';
 
 /**
  * Relays an upstream server-sent-event body to the caller unchanged, each event as soon as it is complete, and
@@ -27,8 +27,6 @@ export interface RelayOptions {
   idleTimeoutMs: number;
   /** Aborts the upstream request (on cancel, timeout or error). */
   abort: () => void;
-  /** Turns whatever the upstream read threw into the error to report. */
-  toError: (error: unknown, timedOut: boolean) => ApiError;
   onDone: (outcome: RelayOutcome) => void;
   /** Drops the usage-only event: the gateway asked Azure for it, the caller did not. */
   dropUsageEvent?: boolean;
@@ -61,6 +59,13 @@ export const chatSseProtocol: SseProtocol = {
   observe: (event) => ({ terminal: event === DONE_MARKER }),
   errorEvent: (error) => `data: ${JSON.stringify(error.toBody())}\n\n`,
 };
+
+/** What a failed upstream read is reported as: silence is a 504, anything else a 502 (unless already mapped). */
+function streamError(error: unknown, idle: boolean): ApiError {
+  if (idle) return new ApiError(504, 'upstream_timeout', 'Azure OpenAI stopped sending the stream.');
+  if (error instanceof ApiError) return error;
+  return new ApiError(502, 'upstream_error', 'The Azure OpenAI stream ended unexpectedly.');
+}
 
 export function relaySse(
   upstream: ReadableStream<Uint8Array>,
@@ -154,7 +159,7 @@ export function relaySse(
         } catch (caught) {
           options.abort();
           void reader.cancel().catch(() => undefined);
-          const error = options.toError(caught, caught instanceof IdleTimeout);
+          const error = streamError(caught, caught instanceof IdleTimeout);
           // NOTE: a half-written event is never relayed, so the error event parses on its own.
           controller.enqueue(encoder.encode(protocol.errorEvent(error, events)));
           controller.close();
