@@ -328,6 +328,8 @@ export class HostRequestHandler {
       return;
     }
     // NOTE: the library wrote the whole response before the invocation finished; its head is on the way.
+    // Body bytes still being sent could only run into the proxy closing the connection before the head is read.
+    exchange.stopBody();
     const late = await Promise.race([head, delay(this.#options.responseHeadTimeoutMs ?? 10_000)]);
     if (late !== 'timeout' && late.kind === 'head') {
       await this.#relay(late.response, res, call.corsHeaders);
