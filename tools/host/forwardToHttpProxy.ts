@@ -1,4 +1,9 @@
-import http, { type ClientRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
+import http, {
+  type ClientRequest,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type OutgoingHttpHeaders,
+} from 'node:http';
 import { finished } from 'node:stream';
 
 // NOTE: `expect` is answered by this host already; the body follows without waiting for the proxy's 100.
@@ -23,6 +28,8 @@ export interface ProxyExchangeOptions {
   port: number;
   invocationId: string;
   clientRequest: IncomingMessage;
+  /** The headers to pass on, as the host hands them to the worker. Default: the client's. */
+  headers?: IncomingHttpHeaders;
   /** Host and port the client addressed; the library rebuilds `request.url` from it. */
   forwardedHost: string;
 }
@@ -66,7 +73,7 @@ function isConnectionReset(error: unknown): boolean {
 export function forwardToHttpProxy(options: ProxyExchangeOptions): ProxyExchange {
   const { clientRequest } = options;
   const headers: OutgoingHttpHeaders = {};
-  for (const [name, value] of Object.entries(clientRequest.headers)) {
+  for (const [name, value] of Object.entries(options.headers ?? clientRequest.headers)) {
     if (value !== undefined && !hopByHopHeaders.has(name)) {
       headers[name] = value;
     }
