@@ -3,6 +3,7 @@ import { mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { UpstreamRequestRecord } from '../../tools/emulator/index';
 import { launchChromium, type Browser } from './browser';
 import { startPageStack, type PageStack } from './pageStack';
 
@@ -77,6 +78,20 @@ async function ask(text: string, maxTokens?: number): Promise<void> {
   if (maxTokens !== undefined) await page.fill('#max-tokens', String(maxTokens));
   await page.fill('#prompt', text);
   await page.click('#send');
+}
+
+/** The chat requests Azure OpenAI has seen, oldest first, once `ready` holds for them or 3 s have passed. */
+async function chatRecords(
+  ready: (records: UpstreamRequestRecord[]) => boolean,
+): Promise<UpstreamRequestRecord[]> {
+  const deadline = Date.now() + 3000;
+  for (;;) {
+    const records = (await stack.emulator.admin.requests()).filter((record) =>
+      record.path.includes('/chat/completions'),
+    );
+    if (ready(records) || Date.now() > deadline) return records;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
 }
 
 /** Waits until the page is idle again (the answer finished, failed or was stopped). */
@@ -166,6 +181,33 @@ describe('the chat page in Chromium', () => {
     expect(((await answer.locator('.content').textContent()) ?? '').length).toBe(stoppedAt);
     expect(stoppedAt).toBeLessThan(200 * 3);
     expect(await page.isEnabled('#send')).toBe(true);
+  });
+
+  it('ends the upstream request within a second of Stop, and sends the next message', async () => {
+    // NOTE: 100 ms a token makes the answer last 20 s upstream, far longer than the test waits for it.
+    await stack.emulator.admin.setFault({ kind: 'latency', firstTokenMs: 0, perTokenMs: 100 });
+    await openChat();
+    await ask('Write a long story. [[words:400]]', 200);
+    await lastAnswer(page).locator('.content').filter({ hasText: /\S/ }).waitFor();
+    expect((await chatRecords(() => true)).map((record) => record.outcome)).toEqual(['open']);
+
+    const clickedAt = Date.now();
+    await page.click('#stop');
+    const [stopped] = await chatRecords((records) => records[0]?.outcome !== 'open');
+    expect(stopped?.outcome).toBe('cancelled');
+    expect((stopped?.endedAt ?? Infinity) - clickedAt).toBeLessThan(1000);
+    await settled();
+    expect(await lastAnswer(page).getAttribute('data-finish')).toBe('stopped');
+
+    await stack.emulator.admin.clearFaults();
+    await ask('And now in five words.', 5);
+    await settled();
+    const next = lastAnswer(page);
+    expect(await next.getAttribute('data-finish')).toMatch(/^(stop|length)$/);
+    expect((await next.locator('.content').textContent())?.trim()).not.toBe('');
+    expect(await page.isHidden('#alert')).toBe(true);
+    const records = await chatRecords((all) => all[1]?.outcome === 'completed');
+    expect(records.map((record) => record.outcome)).toEqual(['cancelled', 'completed']);
   });
 
   it('shows how long to wait when Azure OpenAI answers 429', async () => {

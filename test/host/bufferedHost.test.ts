@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnHost, type SpawnedHost } from '../../tools/host/index';
 import { buildHostApp, type HostAppFixture } from '../fixtures/buildHostApp';
+import { getWithLocalPort } from '../support/getWithLocalPort';
 
 describe('the local host without enableHttpStream', () => {
   let fixture: HostAppFixture;
@@ -37,6 +38,15 @@ describe('the local host without enableHttpStream', () => {
       body: 'request body',
       appStarted: 'yes',
     });
+  });
+
+  it('sets client-ip to the address and port the connection came from, over any value the client sent', async () => {
+    const { localPort, status, body } = await getWithLocalPort(`${host.apiBaseUrl}/items/1`, {
+      'client-ip': '203.0.113.9:4711',
+    });
+
+    expect(status).toBe(200);
+    expect(JSON.parse(body)).toMatchObject({ clientIp: `127.0.0.1:${localPort}` });
   });
 
   it('sends a streamed function body in one piece with its length', async () => {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import http, { type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import net, { type AddressInfo, type Socket } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { forwardToHttpProxy } from '../../tools/host/forwardToHttpProxy';
 
@@ -25,6 +25,40 @@ async function readText(message: IncomingMessage): Promise<string> {
 }
 
 /**
+ * Sends `requests` one after another on one connection, each body whole and at once, and collects what comes
+ * back until `until` shows up or `timeoutMs` passes. A raw socket, because Node's HTTP client stops sending a
+ * body once the whole response has arrived and then never finishes that request.
+ */
+function exchangeOnOneConnection(
+  port: number,
+  requests: readonly { path: string; body: Buffer }[],
+  until: string,
+  timeoutMs: number,
+): Promise<string> {
+  return new Promise((resolve) => {
+    let received = '';
+    const socket = net.connect(port, '127.0.0.1');
+    const done = (): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(received);
+    };
+    const timer = setTimeout(done, timeoutMs);
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.toString('latin1');
+      if (received.includes(until)) done();
+    });
+    socket.on('error', done);
+    for (const { path, body } of requests) {
+      socket.write(
+        `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Length: ${body.length}\r\n\r\n`,
+      );
+      socket.write(body);
+    }
+  });
+}
+
+/**
  * A stand-in for the library's HTTP proxy: answers each request with the body it received, and, when told
  * to, resets a kept-alive connection as the next request arrives on it (what a request sent just as the
  * proxy's keep-alive timeout closes the connection runs into).
@@ -34,7 +68,18 @@ function proxyStandIn() {
   const connections = new Map<Socket, number>();
   const state = { resetNextReuse: false };
   const resetInvocations: string[] = [];
+  const early = { bytes: 0 };
   const server = http.createServer((req, res) => {
+    if (req.url === '/early') {
+      // NOTE: like the library's proxy when a function answers before reading its body: the answer goes out
+      // at once and nothing more of the body is read.
+      req.on('data', (chunk: Buffer) => {
+        early.bytes += chunk.length;
+        req.pause();
+      });
+      res.writeHead(413, { 'content-type': 'text/plain' }).end('too large');
+      return;
+    }
     const connection = connections.get(req.socket) ?? 0;
     const served = seen.filter((entry) => entry.connection === connection).length;
     if (state.resetNextReuse && served > 0) {
@@ -51,13 +96,14 @@ function proxyStandIn() {
   server.on('connection', (socket) => {
     connections.set(socket, connections.size + 1);
   });
-  return { server, seen, state, resetInvocations, connectionCount: () => connections.size };
+  return { server, seen, state, resetInvocations, early, connectionCount: () => connections.size };
 }
 
 describe('forwarding to the library proxy', () => {
   let proxy: ReturnType<typeof proxyStandIn>;
   let front: Server;
   let frontUrl: string;
+  let frontPort: number;
   let agent: http.Agent;
 
   beforeEach(async () => {
@@ -82,7 +128,8 @@ describe('forwarding to the library proxy', () => {
         },
       );
     });
-    frontUrl = `http://127.0.0.1:${await listen(front)}`;
+    frontPort = await listen(front);
+    frontUrl = `http://127.0.0.1:${frontPort}`;
   });
 
   afterEach(async () => {
@@ -126,5 +173,23 @@ describe('forwarding to the library proxy', () => {
 
     expect(proxy.resetInvocations).toHaveLength(1);
     expect(proxy.seen[1]?.invocationId).toBe(proxy.resetInvocations[0]);
+  });
+
+  it('stops sending the body once the proxy has answered, so the client connection serves its next request', async () => {
+    const received = await exchangeOnOneConnection(
+      frontPort,
+      [
+        { path: '/early', body: Buffer.alloc(10_000_000, 'a') },
+        { path: '/', body: Buffer.from('next') },
+      ],
+      'echo:next',
+      3000,
+    );
+
+    expect(received).toMatch(/^HTTP\/1\.1 413 [^]*too large[^]*HTTP\/1\.1 200 [^]*echo:next/);
+    expect(proxy.early.bytes).toBeLessThan(10_000_000);
+    // NOTE: the connection left mid-body is closed, not kept busy or handed to the next request.
+    await expect.poll(() => Object.values(agent.sockets).flat().length, { timeout: 1000 }).toBe(0);
+    expect(proxy.seen.map((entry) => [entry.connection, entry.body])).toEqual([[2, 'next']]);
   });
 });

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnHost, type SpawnedHost } from '../../tools/host/index';
 import { buildHostApp, type HostAppFixture } from '../fixtures/buildHostApp';
+import { getWithLocalPort } from '../support/getWithLocalPort';
 
 interface Described {
   functionName: string;
@@ -9,6 +10,7 @@ interface Described {
   params: Record<string, string>;
   query: Record<string, string>;
   fixtureHeader: string | null;
+  clientIp: string | null;
   body: string;
   appStarted: string | null;
 }
@@ -73,6 +75,15 @@ describe('the local host with enableHttpStream', () => {
       fixtureHeader: 'hello',
       appStarted: 'yes',
     });
+  });
+
+  it('sets client-ip to the address and port the connection came from, over any value the client sent', async () => {
+    const { localPort, status, body } = await getWithLocalPort(`${host.apiBaseUrl}/items/1`, {
+      'client-ip': '203.0.113.9:4711',
+    });
+
+    expect(status).toBe(200);
+    expect((JSON.parse(body) as Described).clientIp).toBe(`127.0.0.1:${localPort}`);
   });
 
   it('leaves an optional route segment out when the path does not have it', async () => {

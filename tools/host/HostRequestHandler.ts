@@ -9,6 +9,7 @@ import type { HostLogger } from './HostLogger';
 import { invokeFunction, type InvocationResult } from './invokeFunction';
 import type { HttpFunction } from './toHttpFunction';
 import { toInvocationRequest } from './toInvocationRequest';
+import { withClientIp } from './withClientIp';
 import type { WorkerCore } from './WorkerCore';
 import { writeRpcHttpResponse } from './writeRpcHttpResponse';
 
@@ -91,6 +92,8 @@ function delay(ms: number): Promise<'timeout'> {
 interface InvocationCall {
   url: URL;
   method: string;
+  /** The client's headers as the platform passes them on (`client-ip` set). */
+  headers: http.IncomingHttpHeaders;
   params: Record<string, string>;
   invocationId: string;
   corsHeaders: Record<string, string>;
@@ -139,10 +142,12 @@ export class HostRequestHandler {
       return;
     }
     const invocationId = randomUUID();
+    const headers = withClientIp(req);
     if (this.#options.httpProxy) {
       await this.#invokeStreaming(fn, req, res, {
         url,
         method,
+        headers,
         params,
         invocationId,
         corsHeaders,
@@ -150,7 +155,7 @@ export class HostRequestHandler {
         httpProxy: this.#options.httpProxy,
       });
     } else {
-      await this.#invokeBuffered(fn, req, res, { url, method, params, invocationId, corsHeaders });
+      await this.#invokeBuffered(fn, req, res, { url, method, headers, params, invocationId, corsHeaders });
     }
   }
 
@@ -216,7 +221,7 @@ export class HostRequestHandler {
       fn,
       method: call.method,
       url: call.url,
-      headers: req.headers,
+      headers: call.headers,
       params: call.params,
       body,
     });
@@ -253,6 +258,7 @@ export class HostRequestHandler {
       port: call.httpProxy.port,
       invocationId: call.invocationId,
       clientRequest: req,
+      headers: call.headers,
       forwardedHost: call.host,
     });
     res.once('close', () => {
@@ -268,7 +274,7 @@ export class HostRequestHandler {
       fn,
       method: call.method,
       url: call.url,
-      headers: req.headers,
+      headers: call.headers,
       params: call.params,
     });
     const started = this.#logExecuting(fn, call.invocationId);
@@ -328,6 +334,8 @@ export class HostRequestHandler {
       return;
     }
     // NOTE: the library wrote the whole response before the invocation finished; its head is on the way.
+    // Body bytes still being sent could only run into the proxy closing the connection before the head is read.
+    exchange.stopBody();
     const late = await Promise.race([head, delay(this.#options.responseHeadTimeoutMs ?? 10_000)]);
     if (late !== 'timeout' && late.kind === 'head') {
       await this.#relay(late.response, res, call.corsHeaders);

@@ -1,4 +1,10 @@
-import http, { type ClientRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
+import http, {
+  type ClientRequest,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type OutgoingHttpHeaders,
+} from 'node:http';
+import { finished } from 'node:stream';
 
 // NOTE: `expect` is answered by this host already; the body follows without waiting for the proxy's 100.
 const hopByHopHeaders = new Set([
@@ -22,6 +28,8 @@ export interface ProxyExchangeOptions {
   port: number;
   invocationId: string;
   clientRequest: IncomingMessage;
+  /** The headers to pass on, as the host hands them to the worker. Default: the client's. */
+  headers?: IncomingHttpHeaders;
   /** Host and port the client addressed; the library rebuilds `request.url` from it. */
   forwardedHost: string;
 }
@@ -30,6 +38,11 @@ export interface ProxyExchangeOptions {
 export interface ProxyExchange {
   /** The library's response, once its head arrives; rejects if the exchange fails or is aborted first. */
   readonly response: Promise<IncomingMessage>;
+  /**
+   * Stops sending the request body: the function has answered, so the rest of the client's body is read and
+   * dropped. Happens by itself when the response head arrives.
+   */
+  stopBody(): void;
   /** Tears the exchange down (client gone, invocation failed). */
   abort(): void;
 }
@@ -47,11 +60,20 @@ function isConnectionReset(error: unknown): boolean {
  * Connections come from a keep-alive agent. A request sent on a reused connection that the proxy closed
  * meanwhile fails with a reset before any answer; the proxy never saw it, so it is sent once more on a new
  * connection, with the body bytes forwarded so far, as long as those fit in REPLAYABLE_BODY_BYTES.
+ *
+ * An answer ends the body's way to the proxy. The library sends its response head only once the function
+ * has returned, and after an early answer (413 for a body over the app's limit) nothing reads the rest for
+ * sure: the proxy server may stop taking bytes, leaving this host waiting to write and the client's next
+ * request stuck behind the unread body, and it closes the connection after its keep-alive timeout with the
+ * rest unread, a reset under a host that is still writing. So once the head arrives (or the host learns that
+ * the invocation finished), the rest of the client's body is read and dropped, as Node.js servers do with a
+ * body nobody read, which keeps the client's connection usable; a proxy connection left mid-body can carry
+ * nothing else and is closed once its response has been read.
  */
 export function forwardToHttpProxy(options: ProxyExchangeOptions): ProxyExchange {
   const { clientRequest } = options;
   const headers: OutgoingHttpHeaders = {};
-  for (const [name, value] of Object.entries(clientRequest.headers)) {
+  for (const [name, value] of Object.entries(options.headers ?? clientRequest.headers)) {
     if (value !== undefined && !hopByHopHeaders.has(name)) {
       headers[name] = value;
     }
@@ -67,6 +89,7 @@ export function forwardToHttpProxy(options: ProxyExchangeOptions): ProxyExchange
   response.catch(() => undefined);
   let answered = false;
   let aborted = false;
+  let bodyStopped = false;
   let sent: Buffer[] | undefined = [];
   let sentBytes = 0;
   let current: ClientRequest;
@@ -97,6 +120,12 @@ export function forwardToHttpProxy(options: ProxyExchangeOptions): ProxyExchange
       if (proxyRequest !== current) return;
       answered = true;
       sent = undefined;
+      stopBody();
+      if (bodyStopped) {
+        finished(proxyResponse, () => {
+          proxyRequest.destroy();
+        });
+      }
       settle?.resolve(proxyResponse);
     });
     proxyRequest.once('close', () => {
@@ -114,8 +143,15 @@ export function forwardToHttpProxy(options: ProxyExchangeOptions): ProxyExchange
   };
   current = send(options.agent);
 
+  function stopBody(): void {
+    if (bodyStopped || aborted || clientRequest.readableEnded) return;
+    bodyStopped = true;
+    sent = undefined;
+    clientRequest.resume();
+  }
+
   clientRequest.on('data', (chunk: Buffer) => {
-    if (aborted) return;
+    if (aborted || bodyStopped) return;
     if (sent !== undefined) {
       sentBytes += chunk.length;
       if (sentBytes <= REPLAYABLE_BODY_BYTES) sent.push(chunk);
@@ -125,12 +161,12 @@ export function forwardToHttpProxy(options: ProxyExchangeOptions): ProxyExchange
     if (!target.write(chunk)) {
       clientRequest.pause();
       target.once('drain', () => {
-        if (target === current) clientRequest.resume();
+        if (target === current && !bodyStopped) clientRequest.resume();
       });
     }
   });
   clientRequest.once('end', () => {
-    current.end();
+    if (!bodyStopped) current.end();
   });
   clientRequest.once('close', () => {
     if (!clientRequest.complete) {
@@ -140,6 +176,7 @@ export function forwardToHttpProxy(options: ProxyExchangeOptions): ProxyExchange
 
   return {
     response,
+    stopBody,
     abort: () => {
       aborted = true;
       sent = undefined;
