@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { inProcessGateway } from './inProcess';
+import { longAnswer } from './stage';
 
 /**
  * Memory the app's own code holds per open stream: the chat handler alone (no host, no library proxy) in a
@@ -33,7 +34,7 @@ async function child(): Promise<void> {
   const gateway = inProcessGateway(env, process.env.BENCH_CALLER_TOKEN ?? '');
   const body = (index: number, maxTokens = tokens) => ({
     model: env.AZURE_OPENAI_DEPLOYMENT,
-    messages: [{ role: 'user', content: `Benchmark memory ${index}` }],
+    messages: [{ role: 'user', content: longAnswer(maxTokens, `Benchmark memory ${index}`) }],
     max_tokens: maxTokens,
     stream: true,
   });

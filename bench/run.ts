@@ -25,7 +25,7 @@ import {
 } from './publishSet';
 import { renderReport, updateDocs, type Results } from './report';
 import type { BenchSection, ReportRow } from './section';
-import { added, compare, requireNoErrors, streamRequests, type Stage } from './stage';
+import { added, compare, longAnswer, requireNoErrors, streamRequests, type Stage } from './stage';
 import { limiterCost } from './limiterCost';
 import { workerSide } from './workerSide';
 import { median, round } from './stats';
@@ -287,7 +287,7 @@ async function measureMemory(
     headers: { authorization: `Bearer ${stage.callerToken}` },
     body: {
       model: emulator.deployment,
-      messages: [{ role: 'user', content: `Benchmark memory ${index}` }],
+      messages: [{ role: 'user', content: longAnswer(tokens, `Benchmark memory ${index}`) }],
       max_tokens: tokens,
       stream: true,
     },

@@ -71,6 +71,9 @@ export const added = (paths: { direct: PathSummary; gateway: PathSummary }): Com
   ...paths,
 });
 
+/** A prompt the emulator answers with exactly `tokens` tokens (its `[[words:N]]` control), so a stream lasts as measured. */
+export const longAnswer = (tokens: number, label: string): string => `${label} [[words:${tokens}]]`;
+
 /**
  * The same streamed chat, by index, sent directly to the emulator's Azure OpenAI and to a gateway at
  * `gateway.url` (its chat completions URL) with the caller token and `gateway.headers()`.
@@ -83,7 +86,7 @@ export function streamRequests(
   label = 'Benchmark stream',
 ): { direct: (index: number) => StreamRequest; gateway: (index: number) => StreamRequest } {
   const { emulator } = stage;
-  const messages = (index: number) => [{ role: 'user', content: `${label} ${index}` }];
+  const messages = (index: number) => [{ role: 'user', content: longAnswer(maxTokens, `${label} ${index}`) }];
   return {
     direct: (index) => ({
       url: `${emulator.urls.openai}/openai/v1/chat/completions`,
