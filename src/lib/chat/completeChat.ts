@@ -7,7 +7,6 @@ import type { CallerLimiter } from '../caller/callerLimits';
 import {
   admitGeneration,
   estimatePromptTokens,
-  settleStream,
   tokensForCharacters,
   type TokenCharge,
 } from '../caller/tokenCharge';
@@ -16,7 +15,8 @@ import type { Config } from '../config';
 import { ApiError } from '../errors';
 import { jsonResponse, type GatewayResponse } from '../http';
 import { deploymentResolver } from '../upstream/deployments';
-import { relaySse, SSE_HEADERS, type RelayOutcome } from '../upstream/sseRelay';
+import type { RelayOutcome } from '../upstream/sseRelay';
+import { relayGeneration } from './relayGeneration';
 import { startUpstreamCall } from '../upstream/upstreamCall';
 import { toApiError } from '../upstream/upstreamError';
 
@@ -136,24 +136,14 @@ export function makeCompleteChat({ config, client, limiter }: ChatDeps): Complet
     }
     call.answered();
     summary.upstreamRequestId = upstreamRequestId(response.headers);
-    let done: (outcome: RelayOutcome) => void = () => undefined;
-    const streamDone = new Promise<RelayOutcome>((resolve) => (done = resolve));
-    const stream = relaySse(response.body, {
+    return relayGeneration(response.body, {
+      call,
+      summary,
+      charge,
+      releaseStream,
       idleTimeoutMs: config.upstream.streamIdleTimeoutMs,
       dropUsageEvent: request.stream_options?.include_usage !== true,
-      abort: call.abort,
-      onFirstChunk: () => {
-        summary.firstChunkMs = Math.round(call.elapsedMs());
-      },
-      onDone: (outcome) => {
-        call.ended();
-        releaseStream?.();
-        recordUsage(summary, outcome);
-        summary.chargedTokens = settleStream(charge, outcome);
-        done(outcome);
-      },
     });
-    return { status: 200, headers: { ...SSE_HEADERS }, body: stream, streamDone };
   };
 }
 

@@ -1,13 +1,14 @@
 import { APIError, type OpenAI } from 'openai';
 import type { ResponseCreateParamsNonStreaming } from 'openai/resources/responses/responses';
 import type { CallerLimiter } from '../caller/callerLimits';
-import { admitGeneration, settleStream, tokensForCharacters, type Usage } from '../caller/tokenCharge';
+import { admitGeneration, tokensForCharacters, type Usage } from '../caller/tokenCharge';
 import type { ChatResult, ChatSummary } from '../chat/completeChat';
+import { relayGeneration } from '../chat/relayGeneration';
 import type { Config } from '../config';
 import { ApiError } from '../errors';
 import { jsonResponse } from '../http';
 import { deploymentResolver } from '../upstream/deployments';
-import { relaySse, SSE_HEADERS, type RelayOutcome, type SseProtocol } from '../upstream/sseRelay';
+import type { SseProtocol } from '../upstream/sseRelay';
 import { startUpstreamCall } from '../upstream/upstreamCall';
 import { toApiError } from '../upstream/upstreamError';
 import type { ResponsesRequest } from './responsesRequest';
@@ -158,26 +159,13 @@ export function makeCreateResponse({ config, client, limiter }: ResponsesDeps): 
     }
     call.answered();
     summary.upstreamRequestId = upstreamRequestId(response.headers);
-    let settle: (outcome: RelayOutcome) => void = () => undefined;
-    const streamDone = new Promise<RelayOutcome>((resolve) => (settle = resolve));
-    const stream = relaySse(response.body, {
-      protocol: responsesSseProtocol,
+    return relayGeneration(response.body, {
+      call,
+      summary,
+      charge,
+      releaseStream,
       idleTimeoutMs: config.upstream.streamIdleTimeoutMs,
-      abort: call.abort,
-      onFirstChunk: () => {
-        summary.firstChunkMs = Math.round(call.elapsedMs());
-      },
-      onDone: (outcome) => {
-        call.ended();
-        releaseStream?.();
-        if (outcome.usage) {
-          summary.promptTokens = outcome.usage.prompt_tokens;
-          summary.completionTokens = outcome.usage.completion_tokens;
-        }
-        summary.chargedTokens = settleStream(charge, outcome);
-        settle(outcome);
-      },
+      protocol: responsesSseProtocol,
     });
-    return { status: 200, headers: { ...SSE_HEADERS }, body: stream, streamDone };
   };
 }
