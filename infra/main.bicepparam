@@ -26,5 +26,6 @@ param openAiDeploymentSkuName = 'GlobalStandard'
 param openAiDeploymentCapacity = 50
 param grantModelCatalogRead = false
 
-// true counts the per-caller limits in Azure Managed Redis shared by every instance (billed while it exists).
-param sharedCallerLimits = false
+// true counts the per-caller limits in Azure Managed Redis shared by every instance (billed while it exists):
+// export SHARED_CALLER_LIMITS=true, or azd env set SHARED_CALLER_LIMITS true.
+param sharedCallerLimits = bool(readEnvironmentVariable('SHARED_CALLER_LIMITS', 'false'))

@@ -152,7 +152,13 @@ type ScenarioName = keyof typeof scenarios;
 type SnapshotResult = { ok: true; snapshot: Snapshot } | { ok: false; output: string };
 
 /** The environment main.bicepparam reads, cleared so the machine's own values cannot leak in. */
-const PARAM_FILE_ENV = ['AZURE_ENV_NAME', 'AUTH_CLIENT_ID', 'AUTH_APP_ID_URI', 'DEVELOPER_PRINCIPAL_TYPE'];
+const PARAM_FILE_ENV = [
+  'AZURE_ENV_NAME',
+  'AUTH_CLIENT_ID',
+  'AUTH_APP_ID_URI',
+  'DEVELOPER_PRINCIPAL_TYPE',
+  'SHARED_CALLER_LIMITS',
+];
 
 function bicepEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const inherited = Object.entries(process.env).filter(([name]) => !PARAM_FILE_ENV.includes(name));
@@ -246,7 +252,11 @@ beforeAll(async () => {
           join(workDir, 'main.parameters.json'),
         ],
         {
-          env: bicepEnv({ AUTH_CLIENT_ID: API_CLIENT_ID, DEVELOPER_PRINCIPAL_TYPE: 'ServicePrincipal' }),
+          env: bicepEnv({
+            AUTH_CLIENT_ID: API_CLIENT_ID,
+            DEVELOPER_PRINCIPAL_TYPE: 'ServicePrincipal',
+            SHARED_CALLER_LIMITS: 'true',
+          }),
         },
       );
     },
@@ -345,7 +355,7 @@ describe('the Bicep templates', () => {
       expect(compiled.get(file)?.$schema, file).toMatch(/[dD]eploymentTemplate\.json#$/);
   });
 
-  it('build main.bicepparam with zero diagnostics, reading the API and the deployer kind from the environment', async () => {
+  it('build main.bicepparam with zero diagnostics, reading the API, the deployer kind and shared limits from the environment', async () => {
     expect(diagnostics(`${paramsOutput.stdout}\n${paramsOutput.stderr}`)).toEqual([]);
     expect(paramsOutput.code).toBe(0);
     const parameters = asObject(
@@ -354,6 +364,7 @@ describe('the Bicep templates', () => {
     );
     expect(get(parameters, 'parameters.authClientId.value')).toBe(API_CLIENT_ID);
     expect(get(parameters, 'parameters.developerPrincipalType.value')).toBe('ServicePrincipal');
+    expect(get(parameters, 'parameters.sharedCallerLimits.value')).toBe(true);
   });
 
   it('turn every linter rule that can run offline into an error', async () => {
