@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { TokenCredential } from '@azure/identity';
 import type OpenAI from 'openai';
 import { createAuthenticator, type Authenticate } from './caller/callerAuth';
 import { createCallerLimiter, type CallerLimiter } from './caller/callerLimits';
@@ -7,7 +8,6 @@ import { createModelCatalog, type ModelCatalog } from './catalog/modelCatalog';
 import { makeChatRequestParser } from './chat/chatRequest';
 import { makeCompleteChat } from './chat/completeChat';
 import { appServiceAuthEnabled, loadConfig, type Config } from './config';
-import type { TokenCredential } from '@azure/identity';
 import { chooseCredential, createCredential, describeCredential } from './credential';
 import { chatCompletions } from './handlers/chatCompletions';
 import { getModel } from './handlers/getModel';

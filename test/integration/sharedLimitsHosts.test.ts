@@ -115,7 +115,14 @@ describe('two instances sharing one Redis', () => {
       const open = await fetch(`${a.apiBaseUrl}/chat/completions`, {
         method: 'POST',
         headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-        body: JSON.stringify(hello({ max_tokens: 200, stream: true })),
+        // NOTE: 400 words 40 ms apart: the stream outlasts the test unless it is aborted.
+        body: JSON.stringify(
+          hello({
+            messages: [{ role: 'user', content: 'Go on [[words:400]]' }],
+            max_tokens: 400,
+            stream: true,
+          }),
+        ),
         signal: abort.signal,
       });
       expect(open.status).toBe(200);
