@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type * as AzureFunctions from '@azure/functions';
 import type { AccessToken, GetTokenOptions } from '@azure/identity';
 import { context, trace } from '@opentelemetry/api';
@@ -46,8 +47,8 @@ describe('the Azure Monitor exporter chunk', () => {
       },
     };
     const started = startAzureMonitor({
-      connectionString:
-        'InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=http://127.0.0.1:9/',
+      // NOTE: a fresh instrumentation key per run; the endpoint is a closed loopback port, so nothing is sent.
+      connectionString: `InstrumentationKey=${randomUUID()};IngestionEndpoint=http://127.0.0.1:9/`,
       credential,
       functions,
       roleName: 'unit-test-app',
