@@ -225,6 +225,31 @@ describe('Responses on the v1 surface through the OpenAI client', () => {
     });
   });
 
+  it('refuses a text.format json_schema without its name or schema, and an unknown format type', async () => {
+    const refusal = async (format: unknown) => {
+      const response = await postChat(
+        responsesUrl(),
+        { model: emulator.deployment, input: 'x', text: { format } },
+        { token },
+      );
+      expect(response.status).toBe(400);
+      return ((await response.json()) as { error: { param: string; code: string } }).error;
+    };
+    const schema = { type: 'object', properties: {} };
+    expect(await refusal({ type: 'json_schema', schema })).toMatchObject({
+      param: 'text.format.name',
+      code: 'missing_required_parameter',
+    });
+    expect(await refusal({ type: 'json_schema', name: 'answer' })).toMatchObject({
+      param: 'text.format.schema',
+      code: 'missing_required_parameter',
+    });
+    expect(await refusal({ type: 'xml' })).toMatchObject({
+      param: 'text.format.type',
+      code: 'invalid_value',
+    });
+  });
+
   it('refuses max_output_tokens below 16', async () => {
     await expect(
       client.responses.create({ model: emulator.deployment, input: 'x', max_output_tokens: 4 }),

@@ -222,12 +222,46 @@ function chosenFunction(
   return functions[0];
 }
 
-function responseFormatOf(text: unknown): ReplyRequest['responseFormat'] {
-  const format = isRecord(text) ? text.format : undefined;
-  if (!isRecord(format)) return { type: 'text' };
-  if (format.type === 'json_object') return { type: 'json_object' };
-  if (format.type === 'json_schema') return { type: 'json_schema', schema: format.schema ?? {} };
-  return { type: 'text' };
+/**
+ * `text.format`: `text`, `json_object`, or `json_schema` with a `name` and a `schema` object, both required
+ * (openai 7.59 `ResponseFormatTextConfig`, `ResponseFormatTextJSONSchemaConfig`). GUESS: Azure's v1 surface
+ * words the refusals as OpenAI does, like the other 400s in this file.
+ */
+function responseFormatOf(text: unknown): ReplyRequest['responseFormat'] | ResponsesError {
+  if (text === undefined || text === null) return { type: 'text' };
+  if (!isRecord(text)) return fail("Invalid type for 'text': expected an object.", 'text', 'invalid_type');
+  const format = text.format;
+  if (format === undefined || format === null) return { type: 'text' };
+  if (!isRecord(format)) {
+    return fail("Invalid type for 'text.format': expected an object.", 'text.format', 'invalid_type');
+  }
+  switch (format.type) {
+    case 'text':
+    case 'json_object':
+      return { type: format.type };
+    case 'json_schema':
+      if (typeof format.name !== 'string' || format.name === '') {
+        return fail(
+          "Missing required parameter: 'text.format.name'.",
+          'text.format.name',
+          'missing_required_parameter',
+        );
+      }
+      if (!isRecord(format.schema)) {
+        return fail(
+          "Missing required parameter: 'text.format.schema'.",
+          'text.format.schema',
+          'missing_required_parameter',
+        );
+      }
+      return { type: 'json_schema', schema: format.schema };
+    default:
+      return fail(
+        `Invalid value: '${String(format.type)}'. Supported values are: 'text', 'json_schema', and 'json_object'.`,
+        'text.format.type',
+        'invalid_value',
+      );
+  }
 }
 
 /** Validates a Responses body the way the service does for the fields the emulator reads. */
@@ -277,6 +311,8 @@ export function parseResponsesRequest(body: unknown): ResponsesRequest | Respons
   }
   const functions = functionTools(body.tools);
   if (isResponsesError(functions)) return functions;
+  const responseFormat = responseFormatOf(body.text);
+  if (isResponsesError(responseFormat)) return responseFormat;
   const last = Array.isArray(input) ? (input as unknown[]).at(-1) : undefined;
 
   return {
@@ -288,7 +324,7 @@ export function parseResponsesRequest(body: unknown): ResponsesRequest | Respons
     store: body.store !== false,
     functions,
     call: chosenFunction(functions, body.tool_choice, last),
-    responseFormat: responseFormatOf(body.text),
+    responseFormat,
     echo: {
       max_output_tokens: typeof max === 'number' ? max : null,
       metadata: isRecord(body.metadata) ? body.metadata : {},
