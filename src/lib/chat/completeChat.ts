@@ -63,9 +63,7 @@ export function makeCompleteChat({ config, client, limiter }: ChatDeps): Complet
 
   return async (request, callerKey, summary) => {
     summary.streamed = request.stream === true;
-    // NOTE: logged before the check, so a refused name shows in the summary line too.
-    summary.deployment = request.model ?? config.openai.deployment;
-    const deployment = resolveDeployment(request.model);
+    const deployment = resolveDeployment(request.model, summary);
 
     const cap = completionCap(request, config.limits.maxTokens);
     const { charge, releaseStream } = await admitGeneration(

@@ -91,9 +91,7 @@ export function makeCreateResponse({ config, client, limiter }: ResponsesDeps): 
 
   return async (request, callerKey, summary) => {
     summary.streamed = request.stream === true;
-    // NOTE: logged before the check, so a refused name shows in the summary line too.
-    summary.deployment = request.model ?? config.openai.deployment;
-    const deployment = resolveDeployment(request.model);
+    const deployment = resolveDeployment(request.model, summary);
     const maxOutputTokens = Math.min(
       request.max_output_tokens ?? config.limits.maxTokens,
       config.limits.maxTokens,
